@@ -1,0 +1,1 @@
+"""Inclusive Mainstream Fund outcomes pipeline (Dagster code location)."""

@@ -1,0 +1,5 @@
+import dagster as dg
+
+from pipelines.reference.assets import reference_tables
+
+defs = dg.Definitions(assets=[reference_tables])

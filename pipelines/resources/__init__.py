@@ -1,0 +1,1 @@
+"""Dagster resources: the DuckDB warehouse and the Great Expectations context."""
