@@ -62,7 +62,7 @@ def ensure_pseudonym_key() -> None:
     os.environ["IMF_PSEUDONYM_KEY"] = DEMO_KEY_FILE.read_text().strip()
 
 
-class ImfSettings(dg.ConfigurableResource):  # type: ignore[misc]
+class ImfSettings(dg.ConfigurableResource):
     """Where the pipeline reads and writes, and how it protects small numbers."""
 
     landing_dir: str

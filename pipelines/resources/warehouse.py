@@ -17,7 +17,7 @@ import duckdb
 SCHEMAS = ("ref", "raw", "audit", "staging", "intermediate", "marts", "indicators")
 
 
-class Warehouse(dg.ConfigurableResource):  # type: ignore[misc]
+class Warehouse(dg.ConfigurableResource):
     """A DuckDB database file with the layered schemas of the flow."""
 
     path: str
