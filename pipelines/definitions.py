@@ -7,17 +7,23 @@ import dagster as dg
 from pipelines import models
 from pipelines.audit import defs as audit
 from pipelines.automation import defs as automation
+from pipelines.automation.jobs import build_jobs
 from pipelines.publish import defs as publish
 from pipelines.reference import defs as reference
 from pipelines.resources.defs import resource_defs
 from pipelines.sources import defs as sources
 
-defs = dg.Definitions.merge(
-    reference.defs,
-    sources.defs,
-    models.defs,
-    audit.defs,
-    publish.defs,
-    automation.defs,
-    resource_defs(),
-)
+
+def build_definitions() -> dg.Definitions:
+    stages = dg.Definitions.merge(
+        reference.defs, sources.defs, models.defs, audit.defs, publish.defs
+    )
+    return dg.Definitions.merge(
+        stages,
+        dg.Definitions(jobs=build_jobs(stages.assets or [])),
+        automation.defs,
+        resource_defs(),
+    )
+
+
+defs = build_definitions()

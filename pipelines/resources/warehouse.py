@@ -1,12 +1,18 @@
 """The DuckDB warehouse resource.
 
-DuckDB allows one writer process per file; every asset writes inside one transaction so
-that a failed or killed run leaves the last committed state (DuckDB's WAL replays or
-discards on the next open).
+DuckDB allows one writer process per file. Every write connection first takes an exclusive
+lock on `<warehouse>.lock`, so two runs (the CLI, the UI, a sensor, parallel steps) queue
+for the warehouse instead of failing or trampling each other; the lock is re-entrant
+within one process. Every asset writes inside one transaction, so a failed or killed run
+leaves the last committed state (DuckDB's WAL replays or discards it on the next open).
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,28 +23,98 @@ import duckdb
 SCHEMAS = ("ref", "raw", "audit", "staging", "intermediate", "marts", "indicators")
 
 
+class WarehouseBusy(RuntimeError):
+    """Another process held the warehouse for longer than we were willing to wait."""
+
+
+class _ProcessLock:
+    """An flock on a file, re-entrant within this process (one per lock path)."""
+
+    _registry: dict[str, _ProcessLock] = {}
+    _registry_guard = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._depth = 0
+        self._fd: int | None = None
+        self._guard = threading.RLock()
+
+    @classmethod
+    def for_path(cls, path: Path) -> _ProcessLock:
+        with cls._registry_guard:
+            key = str(path)
+            if key not in cls._registry:
+                cls._registry[key] = cls(path)
+            return cls._registry[key]
+
+    @contextmanager
+    def hold(self, timeout_s: float) -> Iterator[None]:
+        with self._guard:
+            if self._depth == 0:
+                self._acquire(timeout_s)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                    os.close(self._fd)
+                    self._fd = None
+
+    def _acquire(self, timeout_s: float) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise WarehouseBusy(
+                        f"The warehouse {self.path.with_suffix('')} is being written by "
+                        f"another run and did not become free within {timeout_s:.0f} s."
+                    ) from None
+                time.sleep(0.2)
+        self._fd = fd
+
+
+@contextmanager
+def writer_lock(warehouse: Path, timeout_s: float = 3600) -> Iterator[None]:
+    """Hold the warehouse's writer lock (the CLI holds it for a whole run)."""
+    with _ProcessLock.for_path(Path(str(warehouse) + ".lock")).hold(timeout_s):
+        yield
+
+
 class Warehouse(dg.ConfigurableResource):
     """A DuckDB database file with the layered schemas of the flow."""
 
     path: str
     memory_limit: str = "8GB"
     threads: int = 2
+    lock_timeout_s: float = 3600
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection; write connections hold the writer lock while open."""
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(
-            self.path,
-            read_only=read_only,
-            config={"memory_limit": self.memory_limit, "threads": self.threads},
-        )
-        try:
-            if not read_only:
+        if read_only:
+            conn = duckdb.connect(self.path, read_only=True, config=self._config())
+            try:
+                yield conn
+            finally:
+                conn.close()
+            return
+        with writer_lock(Path(self.path), self.lock_timeout_s):
+            conn = duckdb.connect(self.path, config=self._config())
+            try:
                 for schema in SCHEMAS:
                     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            yield conn
-        finally:
-            conn.close()
+                yield conn
+            finally:
+                conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -51,3 +127,6 @@ class Warehouse(dg.ConfigurableResource):
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def _config(self) -> dict[str, str | bool | int | float | list[str]]:
+        return {"memory_limit": self.memory_limit, "threads": self.threads}
