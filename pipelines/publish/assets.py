@@ -1,0 +1,66 @@
+"""Dagster asset for the public outputs, and the blocking EES screener check on them."""
+
+# No `from __future__ import annotations`: Dagster inspects the context annotation.
+import dagster as dg
+
+from pipelines.publish.core import PUBLIC, publish_public
+from pipelines.publish.screener import errors, screen_folder
+from pipelines.resources.warehouse import Warehouse
+from pipelines.settings import ImfSettings
+
+PUBLIC_KEY = dg.AssetKey(["published", "public"])
+UPSTREAM = [
+    dg.AssetKey(["indicators", "published_values"]),
+    dg.AssetKey(["indicators", "spend_context"]),
+    dg.AssetKey(["indicators", "coverage"]),
+]
+
+
+@dg.asset(
+    key=PUBLIC_KEY,
+    group_name="publish",
+    deps=UPSTREAM,
+    kinds={"html", "csv", "parquet"},
+    description="EES tables (CSV + meta + Parquet), and for each partnership group its "
+    "report, workbook and tables, published atomically under IMF_PUBLISH_DIR/public.",
+)
+def published_public(
+    context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    with warehouse.connect(read_only=True) as conn:
+        summary = publish_public(conn, settings.publish_path, settings.suppression_threshold)
+    metadata: dict[str, dg.RawMetadataValue] = {
+        "index": dg.MetadataValue.path(str(summary.index)),
+        "index_url": dg.MetadataValue.url(summary.index.as_uri()),
+        "groups": len(summary.group_reports),
+        "ees_files": dg.MetadataValue.json([str(p) for p in summary.ees_files]),
+        **{f"rows_{k}": v for k, v in summary.rows.items()},
+    }
+    for gid, path in summary.group_reports.items():
+        metadata[f"report_{gid}"] = dg.MetadataValue.url(path.as_uri())
+    context.log.info(f"published {len(summary.group_reports)} group reports to {summary.index}")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=PUBLIC_KEY,
+    blocking=True,
+    description="The EES data screener's rules on the published files (public/ees and each "
+    "group's extract). Blocking: nothing downstream runs on files DfE would reject.",
+)
+def ees_screener(settings: ImfSettings) -> dg.AssetCheckResult:
+    public = settings.publish_path / PUBLIC
+    findings = screen_folder(public / "ees")
+    for folder in sorted((public / "groups").glob("*")):
+        findings += screen_folder(folder, allow_singular={"partnership_group"})
+    failed = errors(findings)
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "findings": len(findings),
+            "errors": dg.MetadataValue.md(
+                "\n".join(f"- {f}" for f in failed[:50]) or "none"
+            ),
+        },
+    )

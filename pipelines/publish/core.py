@@ -1,0 +1,246 @@
+"""Publish the public outputs: EES tables, Parquet, a workbook and a report per group.
+
+`publish_public` is the whole job and needs no Dagster: the asset in `assets.py` calls
+it. Everything is written into a fresh folder that replaces `<publish_dir>/public` only
+once it is complete and has passed the screener (see `atomic.py`), so readers never see
+half a publication or files that would fail at DfE.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.catalog import IndicatorMeta, indicator_catalog
+from pipelines.publish.atomic import atomic_folder
+from pipelines.publish.ees import (
+    GROUP_KEY,
+    NUMBER,
+    SOURCE_LABELS,
+    EesTable,
+    Geography,
+    academic_year,
+    coverage_table,
+    outcome_table,
+    spend_table,
+)
+from pipelines.publish.excel import write_workbook
+from pipelines.publish.report.model import build_group_view
+from pipelines.publish.report.render import render
+from pipelines.publish.screener import Finding, errors, screen_folder
+
+PUBLIC = "public"
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class ScreenerFailed(RuntimeError):
+    """The files would fail the EES screener: nothing was published."""
+
+    def __init__(self, findings: Sequence[Finding]) -> None:
+        self.findings = list(findings)
+        shown = "\n".join(str(f) for f in self.findings[:20])
+        super().__init__(f"{len(self.findings)} EES screener finding(s):\n{shown}")
+
+
+class DisclosureRisk(RuntimeError):
+    """A published cell breaks the primary suppression rule: nothing was published."""
+
+
+@dataclass
+class PublishSummary:
+    public_dir: Path
+    index: Path
+    group_reports: dict[str, Path] = field(default_factory=dict)
+    ees_files: list[Path] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def assert_no_small_cells(table: EesTable, threshold: int) -> None:
+    """Refuse to publish a person-level count or rate below the disclosure threshold.
+
+    Disclosure control happens upstream; this is the last line, so a bug there cannot
+    reach the public folder.
+    """
+    ci_cols = [m.col_name for m in table.meta if m.col_name.endswith("_ci_lower")]
+    for ci in ci_cols:
+        ind = ci.removesuffix("_ci_lower")
+        stem = ind.removesuffix("_percent")
+        num_col, den_col = f"{stem}_numerator", f"{stem}_denominator"
+        if num_col not in table.data.columns or den_col not in table.data.columns:
+            continue
+        for row in table.data.select(num_col, den_col, ind, "time_period",
+                                     "partnership_group", "sen_provision").iter_rows():
+            num, den, value = (float(v) if NUMBER.match(v) else None for v in row[:3])
+            risky = (
+                (den is not None and den < threshold and (value is not None or num is not None))
+                or (num is not None and num in (1.0, 2.0))
+                or (num is not None and den is not None and den - num in (1.0, 2.0))
+            )
+            if risky:
+                raise DisclosureRisk(
+                    f"{ind} for {row[4]} / {row[5]} / {row[3]} is published with "
+                    f"numerator {row[0]}, denominator {row[1]} (threshold {threshold})"
+                )
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+        "AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def missing_schools(
+    conn: duckdb.DuckDBPyConnection, group_id: str, year: str, sources: Sequence[str]
+) -> dict[str, list[str]] | None:
+    """Schools of the group (membership in force in `year`) with no current submission.
+
+    None when the membership or submission tables are not there to answer.
+    """
+    if not (_table_exists(conn, "ref", "group_membership")
+            and _table_exists(conn, "audit", "submission_units")):
+        return None
+    out: dict[str, list[str]] = {}
+    for source in sources:
+        names = conn.execute(
+            """
+            SELECT DISTINCT s.school_name
+            FROM ref.group_membership m JOIN ref.schools s ON s.urn = m.urn
+            WHERE m.group_id = ? AND m.from_year <= ? AND (m.to_year IS NULL OR m.to_year >= ?)
+              AND NOT EXISTS (
+                SELECT 1 FROM audit.submission_units u
+                WHERE u.is_current AND u.source = ? AND u.urn = m.urn AND u.academic_year = ?)
+            ORDER BY 1
+            """,
+            [group_id, year, year, source, year],
+        ).fetchall()
+        if names:
+            out[SOURCE_LABELS.get(source, source)] = [str(n[0]) for n in names]
+    return out
+
+
+def _group_ids(tables: Sequence[EesTable]) -> list[str]:
+    ids: set[str] = set()
+    for table in tables:
+        ids |= {g for g in table.data[GROUP_KEY].unique().to_list() if g}
+    for gid in ids:
+        # Group ids become folder names: nothing that could climb out of groups/.
+        if not SAFE_ID.match(gid):
+            raise ValueError(f"group id {gid!r} is not safe as a folder name")
+    return sorted(ids)
+
+
+def publish_public(
+    conn: duckdb.DuckDBPyConnection,
+    publish_dir: Path,
+    threshold: int,
+    catalog: Sequence[IndicatorMeta] | None = None,
+) -> PublishSummary:
+    """Build and atomically publish `<publish_dir>/public`; raise if anything is unsafe."""
+    catalog = tuple(indicator_catalog()) if catalog is None else tuple(catalog)
+    geo = Geography.load(conn)
+    outcomes = outcome_table(conn, geo, catalog)
+    spend = spend_table(conn, geo, catalog)
+    coverage = coverage_table(conn, geo)
+    tables = [outcomes, spend, coverage]
+    assert_no_small_cells(outcomes, threshold)
+    group_ids = _group_ids(tables)
+    final = publish_dir / PUBLIC
+    summary = PublishSummary(public_dir=final, index=final / "index.html")
+    summary.rows = {t.name: t.data.height for t in tables}
+
+    with atomic_folder(publish_dir, PUBLIC) as out:
+        ees = out / "ees"
+        for table in tables:
+            summary.ees_files += [final / "ees" / p.name for p in table.write(ees)]
+        findings = screen_folder(ees)
+        for gid in group_ids:
+            folder = out / "groups" / gid
+            group_tables = [t.for_group(gid) for t in tables]
+            downloads: list[tuple[str, str]] = [(f"{gid}.xlsx", "All tables (Excel)")]
+            for t in group_tables:
+                for path in t.write(folder):
+                    kind = ("metadata, CSV" if path.name.endswith(".meta.csv")
+                            else "Parquet" if path.suffix == ".parquet" else "CSV")
+                    downloads.append((path.name, f"{t.title} ({kind})"))
+            # A group's own extract has one partnership group by design.
+            findings += screen_folder(folder, allow_singular={"partnership_group"})
+            label, la_code, _ = geo.groups[gid]
+            la_name = geo.las.get(la_code, ("", la_code))[1]
+            cov = coverage.data.filter(pl.col(GROUP_KEY) == gid)
+            years = sorted(cov["time_period"].unique().to_list())
+            missing = None
+            if years:
+                latest = academic_year(years[-1])
+                sources = [s for s, lbl in SOURCE_LABELS.items()
+                           if lbl in cov["data_source"].unique().to_list()]
+                missing = missing_schools(conn, gid, latest, sources)
+            view = build_group_view(gid, label, la_name, outcomes, spend, coverage, catalog,
+                                    missing, threshold)
+            view.downloads = downloads
+            notes = [
+                ("Group", label),
+                ("Local authority", la_name),
+                ("Years", ", ".join(view.years)),
+                ("Symbols", "c = hidden to protect privacy (fewer than "
+                 f"{threshold} children, or would reveal such a number); z = does not apply; "
+                 "x = not available"),
+                ("Spend", "Spend is context for the outcomes, not a measure of success. "
+                 "It is not ranked."),
+                ("Columns", "Row 2 of each sheet describes its column in words; pp = "
+                 "percentage points."),
+            ]
+            write_workbook(folder / f"{gid}.xlsx", f"{label}: outcomes for children with SEND",
+                           notes, group_tables)
+            (folder / "index.html").write_text(
+                render("group.html.j2", g=view, threshold=threshold), encoding="utf-8"
+            )
+            summary.group_reports[gid] = final / "groups" / gid / "index.html"
+        (out / "index.html").write_text(
+            render("index.html.j2", las=_index_las(geo, group_ids, coverage),
+                   downloads=_index_downloads(tables), threshold=threshold),
+            encoding="utf-8",
+        )
+        if errors(findings):
+            raise ScreenerFailed(errors(findings))
+        summary.findings = findings
+    return summary
+
+
+def _index_las(geo: Geography, group_ids: list[str], coverage: EesTable) -> list[dict[str, object]]:
+    by_la: dict[str, list[dict[str, str]]] = {}
+    for gid in group_ids:
+        label, la_code, _ = geo.groups[gid]
+        cov = coverage.data.filter(
+            (pl.col(GROUP_KEY) == gid) & (pl.col("data_source") == "Pupil outcomes")
+        ).sort("time_period")
+        text = ""
+        if cov.height:
+            last = cov.row(-1, named=True)
+            text = (f"{last['schools_reporting']} of {last['schools_in_group']} schools sent "
+                    f"pupil outcomes for {academic_year(last['time_period'])}")
+        by_la.setdefault(la_code, []).append({"id": gid, "name": label, "coverage": text})
+    return [
+        {"code": code, "name": geo.las.get(code, ("", code))[1],
+         "groups": sorted(groups, key=lambda g: g["name"])}
+        for code, groups in sorted(by_la.items(), key=lambda kv: geo.las.get(kv[0], ("", ""))[1])
+    ]
+
+
+def _index_downloads(tables: Sequence[EesTable]) -> list[dict[str, str]]:
+    out = []
+    for t in tables:
+        out += [
+            {"href": f"ees/{t.name}.csv", "label": f"{t.title}: data (CSV)"},
+            {"href": f"ees/{t.name}.meta.csv", "label": f"{t.title}: metadata (CSV)"},
+            {"href": f"ees/{t.name}.parquet", "label": f"{t.title}: data (Parquet)"},
+        ]
+    return out

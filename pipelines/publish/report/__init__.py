@@ -1,0 +1,1 @@
+"""The partnership group report: static, offline HTML with inline SVG charts."""

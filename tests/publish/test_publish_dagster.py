@@ -1,0 +1,69 @@
+"""The Dagster asset and its blocking screener check, run in process on the fixture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from conftest import build_warehouse
+
+from pipelines.catalog import IndicatorMeta
+from pipelines.publish import assets as publish_assets
+from pipelines.publish.defs import defs
+from pipelines.resources.warehouse import Warehouse
+from pipelines.settings import ImfSettings
+
+
+def test_definitions_load(imf_env: object) -> None:
+    from pipelines.resources.defs import resource_defs
+
+    repo = dg.Definitions.merge(defs, resource_defs()).get_repository_def()
+    assert dg.AssetKey(["published", "public"]) in repo.asset_graph.get_all_asset_keys()
+    spec = next(iter(publish_assets.published_public.specs))
+    assert {d.asset_key for d in spec.deps} == set(publish_assets.UPSTREAM)
+    assert spec.group_name == "publish"
+
+
+def test_materialize_with_blocking_check(
+    tmp_path: Path, catalog: tuple[IndicatorMeta, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    monkeypatch.setattr("pipelines.publish.core.indicator_catalog", lambda: catalog)
+    settings = ImfSettings(
+        landing_dir=str(tmp_path / "landing"), warehouse=str(db),
+        publish_dir=str(tmp_path / "published"), pseudonym_key="test-key",
+        suppression_threshold=10,
+    )
+    result = dg.materialize(
+        [publish_assets.published_public, publish_assets.ees_screener],
+        resources={"settings": settings, "warehouse": Warehouse(path=str(db))},
+    )
+    assert result.success
+    checks = result.get_asset_check_evaluations()
+    assert [c.passed for c in checks] == [True]
+    meta = result.get_asset_materialization_events()[0].materialization.metadata
+    index = tmp_path / "published" / "public" / "index.html"
+    assert meta["index"].value == str(index)
+    assert str(meta["report_202-01"].value).startswith("file://")
+    assert index.exists()
+
+
+def test_check_fails_on_broken_published_files(
+    tmp_path: Path, catalog: tuple[IndicatorMeta, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    monkeypatch.setattr("pipelines.publish.core.indicator_catalog", lambda: catalog)
+    settings = ImfSettings(
+        landing_dir=str(tmp_path / "landing"), warehouse=str(db),
+        publish_dir=str(tmp_path / "published"), pseudonym_key="test-key",
+    )
+    resources = {"settings": settings, "warehouse": Warehouse(path=str(db))}
+    assert dg.materialize([publish_assets.published_public], resources=resources).success
+    data = tmp_path / "published" / "public" / "ees" / "imf_spend_context.csv"
+    data.write_text(data.read_text().replace("Academic year", "Academic Year"))
+    # The check alone, against the damaged public files.
+    check_result = publish_assets.ees_screener(settings=settings)
+    assert isinstance(check_result, dg.AssetCheckResult)
+    assert not check_result.passed
+    assert "time_identifier" in str(check_result.metadata["errors"].value)
