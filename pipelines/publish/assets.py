@@ -13,6 +13,8 @@ UPSTREAM = [
     dg.AssetKey(["indicators", "published_values"]),
     dg.AssetKey(["indicators", "spend_context"]),
     dg.AssetKey(["indicators", "coverage"]),
+    # Great Expectations' critical failures stop publishing here (warnings do not).
+    dg.AssetKey(["audit", "publish_gate"]),
 ]
 
 
