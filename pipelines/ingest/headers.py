@@ -1,0 +1,61 @@
+"""Header normalisation: `Academic Year`, ` academic-year ` and `ACADEMIC_YEAR` are one column."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipelines.ingest.rules import FileRefused
+from pipelines.ingest.spec import SourceSpec
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+
+
+def normalise_header(name: str | None) -> str:
+    """Trim, lower-case, and read runs of spaces/hyphens as one underscore.
+
+    Excel and some MIS exports put a byte-order mark or non-breaking spaces in the first
+    header cell; those are stripped too.
+    """
+    text = (name or "").replace("\ufeff", "").replace("\u00a0", " ").strip().lower()
+    return _SEPARATORS.sub("_", text)
+
+
+@dataclass
+class HeaderMap:
+    cells: dict[str, str]  # reader column (c0, c1, ...) -> contract column
+    extra_columns: list[str]  # dropped, listed in the submission log
+    absent_optional: list[str]  # optional columns not in the file: read as empty
+
+
+def map_header(header: list[str | None], spec: SourceSpec) -> HeaderMap:
+    """Match a file's header row to the contract, or refuse the file saying what to fix."""
+    wanted = set(spec.column_names)
+    cells: dict[str, str] = {}
+    extras: list[str] = []
+    for position, raw in enumerate(header):
+        name = normalise_header(raw)
+        if name in wanted:
+            if name in cells.values():
+                raise FileRefused(
+                    "duplicate_column",
+                    f"it has the column '{name}' more than once. Keep one and send the file "
+                    "again.",
+                )
+            cells[f"c{position}"] = name
+        elif name:
+            extras.append(str(raw).strip())
+        # a nameless column (e.g. a trailing comma) carries nothing the contract asks for
+    found = set(cells.values())
+    missing = [c for c in spec.required_columns if c not in found]
+    if missing:
+        shown = ", ".join(normalise_header(h) for h in header if normalise_header(h)) or "none"
+        names = ", ".join(f"'{c}'" for c in missing)
+        plural = "s" if len(missing) > 1 else ""
+        raise FileRefused(
+            "missing_column",
+            f"it has no column{plural} {names} (found: {shown}). Add the column{plural} "
+            "and send the file again.",
+        )
+    absent = [c for c in spec.column_names if c not in found]
+    return HeaderMap(cells, extras, absent)

@@ -1,0 +1,38 @@
+"""Resubmission: per unit (source, urn, academic_year[, term]) the latest submission counts.
+
+"Latest" is the later file modification time, ties broken by file name (then submission
+id, so the order is total). Earlier submissions' rows stay in `raw`; their units get
+`is_current = FALSE` and `superseded_by` = the next submission for that unit.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+_RANKED = """
+    SELECT u.submission_id, u.urn, u.academic_year, u.term,
+           row_number() OVER latest_first = 1 AS is_current,
+           lead(u.submission_id) OVER oldest_first AS superseded_by
+    FROM audit.submission_units u
+    JOIN audit.submission_log l ON l.submission_id = u.submission_id
+    WHERE u.source = $source
+    WINDOW latest_first AS (PARTITION BY u.urn, u.academic_year, u.term
+                            ORDER BY l.file_mtime DESC, l.file_name DESC, u.submission_id DESC),
+           oldest_first AS (PARTITION BY u.urn, u.academic_year, u.term
+                            ORDER BY l.file_mtime, l.file_name, u.submission_id)
+"""
+
+
+def update_current(conn: duckdb.DuckDBPyConnection, source: str) -> None:
+    conn.execute(
+        f"""
+        UPDATE audit.submission_units AS t
+        SET is_current = r.is_current, superseded_by = r.superseded_by
+        FROM ({_RANKED}) AS r
+        WHERE t.source = $source AND t.submission_id = r.submission_id AND t.urn = r.urn
+          AND t.academic_year = r.academic_year AND t.term IS NOT DISTINCT FROM r.term
+          AND (t.is_current IS DISTINCT FROM r.is_current
+               OR t.superseded_by IS DISTINCT FROM r.superseded_by)
+        """,
+        {"source": source},
+    )

@@ -1,0 +1,1 @@
+"""The outcomes source: contract.py (its rules) and assets.py (its ingest asset and checks)."""

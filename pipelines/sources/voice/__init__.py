@@ -1,0 +1,1 @@
+"""The voice source: contract.py (its rules) and assets.py (its ingest asset and checks)."""
