@@ -1,3 +1,370 @@
-import dagster as dg
+"""The SQL model runner: every `models/<layer>/<name>.sql` becomes a Dagster asset.
 
-defs = dg.Definitions()
+A model file holds one SELECT. Its asset key is `[<layer>, <name>]`, its group is the
+layer, its description comes from the file's header (for indicators the plain-language
+`measures` / `why` / `read` text the report reuses) followed by the SQL, and its
+dependencies are the `<schema>.<table>` names the SQL mentions. Tables written by Python
+assets (raw, audit, ref) are mapped to those assets here, explicitly; a name nobody writes
+is a load-time error naming the file, so a typo cannot silently drop a dependency.
+
+Materialisation:
+
+- partitioned models (staging, intermediate, marts and `ind_*`, unless the header says
+  `-- partitioned: false`) replace one academic year in one transaction:
+  `DELETE … WHERE academic_year = $y; INSERT … SELECT * FROM (<sql>) WHERE academic_year = $y`,
+  so a resubmission for one year re-runs only that year;
+- unpartitioned models are `CREATE OR REPLACE TABLE … AS <sql>`.
+
+`run_model` does the same without Dagster, for tests and scripts.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the nested asset function's
+# annotations at definition time and needs real classes, not strings.
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster import AssetExecutionContext
+
+from pipelines.automation.partitions import academic_year_partitions
+from pipelines.catalog import parse_header
+from pipelines.indicators.assets import disclosure_control, published_values
+from pipelines.resources.warehouse import Warehouse
+from pipelines.settings import MODELS_DIR
+
+LAYERS = ("staging", "intermediate", "marts", "indicators")
+PARTITIONED_LAYERS = ("staging", "intermediate", "marts")
+SOURCES = ("spend", "allocations", "outcomes", "voice")
+RAW_KEYS = tuple(dg.AssetKey(["raw", source]) for source in SOURCES)
+REFERENCE_KEY = dg.AssetKey(["ref", "reference_tables"])
+
+# Tables written by Python assets, and the assets that write them. The submission log and
+# units are written by every ingest asset, so a model reading them depends on all four.
+PYTHON_TABLES: dict[str, tuple[dg.AssetKey, ...]] = {
+    **{f"raw.{source}": (dg.AssetKey(["raw", source]),) for source in SOURCES},
+    "audit.submission_units": RAW_KEYS,
+    "audit.submission_log": RAW_KEYS,
+    "indicators.published_values": (dg.AssetKey(["indicators", "published_values"]),),
+}
+# The staging tables of docs/warehouse.md: known even before their model files exist, so
+# the downstream models load while the ingest side is still being written.
+DOCUMENTED_STAGING = (
+    "stg_outcomes__pupil_years",
+    "stg_voice__responses",
+    "stg_spend__lines",
+    "stg_allocations__allocations",
+)
+REF_TABLES = (
+    "schools",
+    "gias_links",
+    "urn_current",
+    "spend_categories",
+    "question_bank",
+    "partnership_groups",
+    "group_membership",
+)
+
+_SCHEMAS = ("ref", "raw", "audit", *LAYERS)
+_TABLE_REF = re.compile(
+    r"(?<![\w.\"])(" + "|".join(_SCHEMAS) + r")\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE
+)
+_LINE_COMMENT = re.compile(r"--[^\n]*")
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_STRING = re.compile(r"'(?:[^']|'')*'")
+_YEAR = re.compile(r"^(\d{4})[/-](\d{2})$")
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class ModelError(ValueError):
+    """A model file that cannot be turned into an asset (names the file)."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """One SQL model file."""
+
+    layer: str
+    name: str
+    path: Path
+    sql: str
+    header: dict[str, str]
+    tables: tuple[str, ...]  # the `schema.table` names the SQL reads
+    deps: tuple[dg.AssetKey, ...] = field(default=())
+    partitioned: bool = True
+
+    @property
+    def table(self) -> str:
+        return f"{self.layer}.{self.name}"
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey([self.layer, self.name])
+
+    @property
+    def select(self) -> str:
+        """The SELECT without trailing comment lines or semicolons, so that it can be
+        wrapped in parentheses (a trailing `-- …` would comment out the closing one)."""
+        lines = self.sql.rstrip().splitlines()
+        while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+            lines.pop()
+        text = "\n".join(lines).rstrip()
+        while text.endswith(";"):
+            text = text[:-1].rstrip()
+        return text
+
+    @property
+    def description(self) -> str:
+        h = self.header
+        if self.layer == "indicators" and "id" in h:
+            parts = [
+                f"**{h.get('title', h['id'])}** ({h.get('kind', 'person')})",
+                f"What it measures: {h.get('measures', '')}",
+                f"Why it matters: {h.get('why', '')}",
+                f"How to read it: {h.get('read', '')}",
+            ]
+            if "source" in h:
+                parts.append(f"Source: {h['source']}")
+            text = "\n\n".join(parts)
+        else:
+            text = h.get("description") or _leading_comment(self.sql) or self.table
+        return f"{text}\n\n```sql\n{self.sql.strip()}\n```"
+
+
+def _leading_comment(sql: str) -> str:
+    """The file's opening `--` comment block as prose (for models without a header)."""
+    lines = []
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        lines.append(line[2:].strip())
+    return " ".join(line for line in lines if line)
+
+
+def _strip_sql_noise(sql: str) -> str:
+    """SQL without comments and string literals, so only real table names are matched."""
+    sql = _BLOCK_COMMENT.sub(" ", sql)
+    sql = _LINE_COMMENT.sub(" ", sql)
+    return _STRING.sub("''", sql)
+
+
+def referenced_tables(sql: str) -> tuple[str, ...]:
+    """The distinct `schema.table` names a SELECT mentions, lower-cased, in order."""
+    seen: dict[str, None] = {}
+    for match in _TABLE_REF.finditer(_strip_sql_noise(sql)):
+        seen[f"{match.group(1).lower()}.{match.group(2).lower()}"] = None
+    return tuple(seen)
+
+
+def _is_partitioned(layer: str, name: str, header: dict[str, str]) -> bool:
+    flag = header.get("partitioned", "").strip().lower()
+    if flag in ("false", "no"):
+        return False
+    if flag in ("true", "yes"):
+        return True
+    return layer in PARTITIONED_LAYERS or (layer == "indicators" and name.startswith("ind_"))
+
+
+def _resolve(table: str, model_tables: set[str], path: Path) -> tuple[dg.AssetKey, ...]:
+    schema, name = table.split(".", 1)
+    if table in model_tables:
+        return (dg.AssetKey([schema, name]),)
+    if table in PYTHON_TABLES:
+        return PYTHON_TABLES[table]
+    if schema == "ref" and name in REF_TABLES:
+        return (REFERENCE_KEY,)
+    if schema == "staging" and name in DOCUMENTED_STAGING:
+        return (dg.AssetKey([schema, name]),)
+    raise ModelError(
+        f"{path}: reads {table}, which no model in models/ and no Python asset writes "
+        "(check the spelling, or map the table in pipelines/models.py)"
+    )
+
+
+def load_models(models_dir: Path = MODELS_DIR) -> list[Model]:
+    """Every model under models/<layer>/, in layer then file-name order."""
+    paths = [path for layer in LAYERS for path in sorted((models_dir / layer).glob("*.sql"))]
+    model_tables = {f"{p.parent.name}.{p.stem}" for p in paths}
+    models = []
+    for path in paths:
+        layer, name = path.parent.name, path.stem
+        if not _IDENTIFIER.match(name):
+            raise ModelError(f"{path}: a model's file name must be a lower-case SQL identifier")
+        sql = path.read_text(encoding="utf-8")
+        if not _strip_sql_noise(sql).strip():
+            raise ModelError(f"{path}: the file holds no SQL")
+        header = parse_header(sql)
+        tables = tuple(t for t in referenced_tables(sql) if t != f"{layer}.{name}")
+        deps: dict[dg.AssetKey, None] = {}
+        for table in tables:
+            for key in _resolve(table, model_tables, path):
+                deps[key] = None
+        models.append(
+            Model(
+                layer=layer,
+                name=name,
+                path=path,
+                sql=sql,
+                header=header,
+                tables=tables,
+                deps=tuple(deps),
+                partitioned=_is_partitioned(layer, name, header),
+            )
+        )
+    # The yearly job runs only year-partitioned assets, so a partitioned model reading an
+    # unpartitioned one would read a table that job never builds.
+    unpartitioned = {m.key for m in models if not m.partitioned}
+    for model in models:
+        stale = [d.to_user_string() for d in model.deps if d in unpartitioned]
+        if model.partitioned and stale:
+            raise ModelError(
+                f"{model.path}: partitioned by year but reads unpartitioned {', '.join(stale)}"
+            )
+    return models
+
+
+def normalise_year(partition_key: str) -> str:
+    """'2025/26' (or '2025-26') as the warehouse spells it; anything else is refused."""
+    match = _YEAR.match(partition_key.strip())
+    if not match or (int(match.group(1)) + 1) % 100 != int(match.group(2)):
+        raise ValueError(f"{partition_key!r} is not an academic year like 2025/26")
+    return f"{match.group(1)}/{match.group(2)}"
+
+
+def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def _shape(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(str(r[0]), str(r[1])) for r in conn.execute(f"DESCRIBE {relation}").fetchall()]
+
+
+def run_model(
+    conn: duckdb.DuckDBPyConnection, model: Model, academic_year: str | None = None
+) -> int:
+    """Materialise one model on `conn` and return its row count (for the year, if given).
+
+    Does not open a transaction itself: the asset wraps it in the warehouse's transaction,
+    and a test can call it on a plain connection.
+    """
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
+    select = model.select
+    if not model.partitioned:
+        if academic_year is not None:
+            raise ValueError(f"{model.table} is not partitioned; run it without a year")
+        conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {select}\n")
+        row = conn.execute(f"SELECT count(*) FROM {model.table}").fetchone()
+        return int(row[0]) if row else 0
+    if academic_year is None:
+        raise ValueError(f"{model.table} is partitioned by academic year; give a year")
+    year = normalise_year(academic_year)
+    wanted = _shape(conn, f"SELECT * FROM (\n{select}\n)")
+    if "academic_year" not in {name for name, _ in wanted}:
+        raise ModelError(f"{model.path}: a partitioned model must output academic_year")
+    # Created empty from the SELECT's own shape the first time; recreated when the SELECT's
+    # columns changed (the other years then need re-running, which the row count shows).
+    if not _table_exists(conn, model.layer, model.name) or _shape(conn, model.table) != wanted:
+        conn.execute(f"DROP TABLE IF EXISTS {model.table}")
+        conn.execute(f"CREATE TABLE {model.table} AS SELECT * FROM (\n{select}\n) LIMIT 0")
+    params = {"imf_academic_year": year}
+    conn.execute(f"DELETE FROM {model.table} WHERE academic_year = $imf_academic_year", params)
+    conn.execute(
+        f"INSERT INTO {model.table} SELECT * FROM (\n{select}\n) "
+        "WHERE academic_year = $imf_academic_year",
+        params,
+    )
+    row = conn.execute(
+        f"SELECT count(*) FROM {model.table} WHERE academic_year = $imf_academic_year", params
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def run_models(
+    conn: duckdb.DuckDBPyConnection,
+    models: Iterable[Model],
+    academic_years: Sequence[str],
+) -> None:
+    """Run models in the given (dependency-respecting) order: each partitioned one for every
+    year, each unpartitioned one once. For tests and scripts."""
+    for model in models:
+        if model.partitioned:
+            for year in academic_years:
+                run_model(conn, model, year)
+        else:
+            run_model(conn, model)
+
+
+def ordered(models: Sequence[Model]) -> list[Model]:
+    """Models in dependency order (a model after every model it reads)."""
+    by_key = {m.key: m for m in models}
+    done: dict[dg.AssetKey, Model] = {}
+    visiting: set[dg.AssetKey] = set()
+
+    def visit(model: Model) -> None:
+        if model.key in done:
+            return
+        if model.key in visiting:
+            raise ModelError(f"{model.path}: models read each other in a cycle")
+        visiting.add(model.key)
+        for dep in model.deps:
+            if dep in by_key:
+                visit(by_key[dep])
+        visiting.discard(model.key)
+        done[model.key] = model
+
+    for model in models:
+        visit(model)
+    return list(done.values())
+
+
+def _column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=name, type=kind) for name, kind in _shape(conn, table)]
+    )
+
+
+def build_asset(model: Model) -> dg.AssetsDefinition:
+    """The Dagster asset that materialises one model."""
+
+    @dg.asset(
+        key=model.key,
+        deps=list(model.deps),
+        group_name=model.layer,
+        description=model.description,
+        partitions_def=academic_year_partitions if model.partitioned else None,
+        kinds={"duckdb", "sql"},
+        metadata={"path": str(model.path.relative_to(model.path.parents[2]))},
+    )
+    def _asset(context: AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        year = context.partition_key if model.partitioned else None
+        with warehouse.transaction() as conn:
+            rows = run_model(conn, model, year)
+            schema = _column_schema(conn, model.table)
+        metadata: dict[str, dg.RawMetadataValue] = {
+            "dagster/row_count": rows,
+            "dagster/column_schema": schema,
+        }
+        if year is not None:
+            metadata["academic_year"] = normalise_year(year)
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+@cache
+def model_assets(models_dir: Path = MODELS_DIR) -> tuple[dg.AssetsDefinition, ...]:
+    return tuple(build_asset(model) for model in load_models(models_dir))
+
+
+defs = dg.Definitions(
+    assets=[*model_assets(), published_values],
+    asset_checks=[disclosure_control],
+)

@@ -1,0 +1,1 @@
+"""Disclosure control and publication-ready indicator tables."""
