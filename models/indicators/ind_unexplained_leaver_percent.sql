@@ -1,5 +1,5 @@
 -- id: unexplained_leaver_percent
--- title: Pupils who left for home education, alternative provision or unknown reasons
+-- title: Unexplained leavers (home education, AP, unknown)
 -- kind: person
 -- measures: the share of pupils who left the school's roll during the year for elective home education, alternative provision, another or an unknown reason (not a normal move or the end of a phase).
 -- why: Some children leave school rolls without being formally excluded, sometimes under pressure; this shows moves that need an explanation.

@@ -136,7 +136,7 @@ def publish_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
     failures, run = latest_critical_failures(warehouse)
     if run is None:
         raise dg.Failure("No Great Expectations validation has run, so nothing may be "
-                         "published.")
+                         "published.", allow_retries=False)
     if failures:
         listing = "\n".join(f"- {suite}: {description}" for suite, description in failures)
         raise dg.Failure(
@@ -144,6 +144,8 @@ def publish_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.
             f"validation {run}. See the audit bundle.",
             metadata={"critical_failures": len(failures),
                       "failures": dg.MetadataValue.md(listing)},
+            # A failed check is a finding about the data, not a transient fault.
+            allow_retries=False,
         )
     context.log.info(f"all critical checks passed in validation {run}")
     return dg.MaterializeResult(metadata={"validation_run": run, "critical_failures": 0})

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gen_contract_rules import REQUIRED, TODAY, parse_date, read_rows, upn_ok, violations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.exceptions import ValidationError
 from stdnum.gb import upn as stdnum_upn
 
 from pipelines.generate import upn
+
+from .gen_contract_rules import REQUIRED, TODAY, parse_date, read_rows, upn_ok, violations
 
 Demo = tuple[Path, dict[str, Any]]
 SOURCES = ("spend", "allocations", "outcomes", "voice")

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from conftest import FAULT_RATE
-from gen_contract_rules import REQUIRED, read_rows, violations
+
+from .conftest import FAULT_RATE
+from .gen_contract_rules import REQUIRED, read_rows, violations
 
 Demo = tuple[Path, dict[str, Any]]
 ROW_KINDS = {

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gen_contract_rules import read_rows, read_seed
+
+from .gen_contract_rules import read_rows, read_seed
 
 Demo = tuple[Path, dict[str, Any]]
 YEARS = ("2023-24", "2024-25", "2025-26")

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from conftest import build_warehouse
 
 from pipelines.catalog import IndicatorMeta
 from pipelines.publish import assets as publish_assets
 from pipelines.publish.defs import defs
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
+
+from .conftest import build_warehouse
 
 
 def test_definitions_load(imf_env: object) -> None:

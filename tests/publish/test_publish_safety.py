@@ -10,11 +10,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from conftest import THRESHOLD, build_warehouse
 
 from pipelines.catalog import IndicatorMeta
 from pipelines.publish.core import DisclosureRisk, ScreenerFailed, publish_public
 from pipelines.publish.safety import neutralise_cell, safe_text
+
+from .conftest import THRESHOLD, build_warehouse
 
 EVIL_GROUP = "=HYPERLINK(\"http://evil.example\",\"click\")"
 EVIL_SCHOOL = "<script>alert('x')</script><img src=x onerror=alert(1)>"
