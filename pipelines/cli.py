@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from pipelines.environment import prepare_environment
@@ -23,43 +25,68 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from pipelines.generate import generate
 
     started = time.monotonic()
-    manifest = generate(
-        Path(args.out),
-        scale=args.scale,
-        la_code=args.la,
-        years=args.years,
-        seed=args.seed,
-        fault_rate=args.faults,
-        progress=_say,
-    )
+    try:
+        manifest = generate(
+            Path(args.out),
+            scale=args.scale,
+            la_code=args.la,
+            years=args.years,
+            seed=args.seed,
+            fault_rate=args.faults,
+            progress=_say,
+        )
+    except FileExistsError as exists:
+        _say(f"Not generated: {exists}. Choose an empty --out folder, so generated files "
+             "never mix with files already there.")
+        return 2
     files = len(manifest.get("files", []))
     _say(f"Wrote {files} landing files to {args.out} in {time.monotonic() - started:.1f} s")
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    import dagster as dg
-
-    from pipelines.definitions import defs
+def _hold_warehouse(stack: ExitStack, warehouse: Path, wait: bool) -> bool:
+    """Take the warehouse's writer lock for this run; False if busy and not waiting."""
     from pipelines.resources.warehouse import WarehouseBusy, writer_lock
-    from pipelines.runner import RunFailed, run_all
-    from pipelines.summary import print_summary
 
-    warehouse = Path(env("IMF_WAREHOUSE"))
-    timeout = 0.0 if args.no_wait else 3600.0
     try:
-        with writer_lock(warehouse, timeout_s=timeout):
-            instance = dg.DagsterInstance.get()
-            started = time.monotonic()
-            run_all(defs, instance, progress=_say, quiet=not args.verbose)
-            elapsed = time.monotonic() - started
-    except WarehouseBusy as busy:
-        _say(f"Not started: {busy} Try again when it has finished.")
-        return 3
-    except RunFailed as failed:
-        _say(f"✗ {failed}\nSee the run in the Dagster UI (`imf ui`) for every step's logs.")
-        return 1
-    print_summary(warehouse, Path(env("IMF_PUBLISH_DIR")), elapsed, _say)
+        stack.enter_context(writer_lock(warehouse, timeout_s=0))
+        return True
+    except WarehouseBusy:
+        if not wait:
+            _say(f"Not started: another run is writing the warehouse {warehouse}. "
+                 "Try again when it has finished (or leave out --no-wait to wait for it).")
+            return False
+    _say("Another run is writing the warehouse: waiting for it to finish…")
+    stack.enter_context(writer_lock(warehouse, timeout_s=24 * 3600))
+    return True
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    warehouse = Path(env("IMF_WAREHOUSE"))
+    publish_dir = Path(env("IMF_PUBLISH_DIR"))
+    with ExitStack() as stack:
+        # The lock comes before the (slow) import of the definitions, so a busy warehouse
+        # is reported at once.
+        if not _hold_warehouse(stack, warehouse, wait=not args.no_wait):
+            return 3
+        import dagster as dg
+
+        from pipelines.definitions import defs
+        from pipelines.runner import RunFailed, run_all
+        from pipelines.summary import print_summary
+
+        instance = stack.enter_context(dg.DagsterInstance.get())
+        started = time.monotonic()
+        try:
+            run_all(defs, instance, progress=_say, quiet=not args.verbose,
+                    failure_dir=publish_dir)
+        except RunFailed as failed:
+            _say(f"✗ {failed}")
+            if failed.summary:
+                _say(f"  What to do next: {failed.summary}")
+            _say("  Every step's logs are in the Dagster UI (`imf ui`).")
+            return 1
+        print_summary(warehouse, publish_dir, time.monotonic() - started, _say)
     return 0
 
 
@@ -75,13 +102,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` for this code location on 127.0.0.1, on the instance `imf run` uses.
+
+    DAGSTER_HOME was set by prepare_environment(), so runs started here and by `imf run`
+    show in both. `dagster dev` also runs the daemon, which the sensors, schedules and
+    the run queue need. Only 127.0.0.1: the UI can start runs and shows data paths.
+    """
+    home = Path(os.environ["DAGSTER_HOME"])
+    if not (home / "dagster.yaml").exists():
+        _say(f"Note: {home} has no dagster.yaml, so Dagster's defaults apply (no run queue "
+             "limit). Link the repository's dagster.yaml there to queue runs one at a time.")
     command = [
         sys.executable, "-m", "dagster", "dev",
         "-m", "pipelines.definitions",
         "--host", "127.0.0.1", "--port", str(args.port),
     ]
-    _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance {os.environ['DAGSTER_HOME']})")
-    return subprocess.call(command, cwd=REPO_ROOT)
+    _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}). Ctrl-C stops it.")
+    # Own the child's lifetime: Ctrl-C reaches the whole foreground process group, and
+    # `dagster dev` needs a moment to stop its webserver, daemon and code server, so we
+    # wait for it rather than exiting first and leaving them orphaned. SIGTERM sent to
+    # this process alone (a service manager) is passed on to it.
+    # Started in the background by a script without job control, this process inherits
+    # SIGINT as ignored, and so would `dagster dev`, which maps SIGTERM onto its SIGINT
+    # handler: it would then ignore both and could not be stopped but by SIGKILL.
+    # Python's own handler here means the child starts with the default disposition.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Links in run-failure summaries point at this UI (read by the code server).
+    os.environ["IMF_UI_URL"] = f"http://127.0.0.1:{args.port}"
+    child = subprocess.Popen(command, cwd=REPO_ROOT)
+
+    def _forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = signal.signal(signal.SIGTERM, _forward)
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:
+                continue  # the child got the same Ctrl-C; wait for it to finish
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_register_import(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""The Dagster code location: every stage's definitions, merged, with the resources."""
+"""The Dagster code location: every stage's definitions, merged, policies applied once,
+with the jobs, automation and resources."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import dagster as dg
 from pipelines import models
 from pipelines.audit import defs as audit
 from pipelines.automation import defs as automation
-from pipelines.automation.jobs import build_jobs
+from pipelines.automation.jobs import JOBS
+from pipelines.automation.policies import apply_policies
 from pipelines.publish import defs as publish
 from pipelines.reference import defs as reference
 from pipelines.resources.defs import resource_defs
@@ -15,12 +17,12 @@ from pipelines.sources import defs as sources
 
 
 def build_definitions() -> dg.Definitions:
-    stages = dg.Definitions.merge(
-        reference.defs, sources.defs, models.defs, audit.defs, publish.defs
+    stages = apply_policies(
+        dg.Definitions.merge(reference.defs, sources.defs, models.defs, audit.defs, publish.defs)
     )
     return dg.Definitions.merge(
         stages,
-        dg.Definitions(jobs=build_jobs(stages.assets or [])),
+        dg.Definitions(jobs=list(JOBS)),
         automation.defs,
         resource_defs(),
     )

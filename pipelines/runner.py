@@ -2,23 +2,38 @@
 
 Used by `imf run` and the end-to-end tests. Each step is a Dagster run in the instance
 given (the same one the UI shows), executed in this process so a run needs no daemon.
+The runs are tagged so the landing sensor's follow-on does not chain them a second time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
-from pipelines.automation.jobs import INGEST_JOB, PUBLISH_JOB, YEARLY_MODELS_JOB
+from pipelines.automation.failures import FailedRun, step_failures, write_failure_summary
+from pipelines.automation.jobs import (
+    FOLLOW_ON_NONE,
+    INGEST_JOB,
+    PUBLISH_JOB,
+    TAG_FOLLOW_ON,
+    YEARLY_MODELS_JOB,
+)
 from pipelines.automation.partitions import ACADEMIC_YEAR
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+RUN_TAGS = {TAG_FOLLOW_ON: FOLLOW_ON_NONE, "imf/trigger": "imf run"}
 
 
 class RunFailed(RuntimeError):
     """A step of the full run failed; the message names the step and the Dagster run."""
+
+    def __init__(self, message: str, summary: Path | None) -> None:
+        super().__init__(message)
+        self.summary = summary
 
 
 @dataclass
@@ -32,7 +47,9 @@ def run_all(
     instance: dg.DagsterInstance,
     progress: Callable[[str], None] = print,
     quiet: bool = True,
+    failure_dir: Path | None = None,
 ) -> FullRunResult:
+    """Run every stage; on failure write a summary under `failure_dir` and raise RunFailed."""
     result = FullRunResult()
     run_config = QUIET_LOGS if quiet else None
 
@@ -44,17 +61,24 @@ def run_all(
             partition_key=partition_key,
             raise_on_error=False,
             run_config=run_config,
+            tags=RUN_TAGS,
         )
         result.run_ids[label] = outcome.run_id
-        if not outcome.success:
-            failed = [
-                f"{event.step_key}: {event.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
-                for event in outcome.all_events
-                if event.is_step_failure and event.event_specific_data is not None
-            ]
-            raise RunFailed(
-                f"{label} failed (Dagster run {outcome.run_id}).\n  " + "\n  ".join(failed)
-            )
+        if outcome.success:
+            return
+        failed = FailedRun(
+            run_id=outcome.run_id,
+            job=job_name,
+            partition=partition_key,
+            failed_at=datetime.now(UTC),
+            steps=step_failures(outcome.all_events),
+        )
+        summary = write_failure_summary(failed, failure_dir) if failure_dir else None
+        lines = [f"{step.step}: {step.error.strip()}" for step in failed.steps]
+        raise RunFailed(
+            f"{label} failed (Dagster run {outcome.run_id}).\n  " + "\n  ".join(lines),
+            summary,
+        )
 
     execute(INGEST_JOB, "ingest: reference data and landing files")
     result.years = sorted(instance.get_dynamic_partitions(ACADEMIC_YEAR))

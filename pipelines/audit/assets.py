@@ -18,15 +18,22 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation.
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from pipelines.audit.bundle import write_bundle
-from pipelines.audit.gx_run import KEEP_RUNS, AuditResult, SuiteResult, run_suites
+from pipelines.audit.retention import KEEP_RUNS
 from pipelines.audit.suite_specs import all_suites
 from pipelines.audit.warehouse_objects import existing_tables
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
+
+if TYPE_CHECKING:
+    from pipelines.audit.gx_run import AuditResult, SuiteResult
+
+# Great Expectations takes 10-20 s to import: it is imported when a validation runs, not
+# when the code location loads, so the UI and every command start quickly.
 
 GX_VALIDATION = dg.AssetKey(["audit", "gx_validation"])
 BUNDLE = dg.AssetKey(["audit", "bundle"])
@@ -51,7 +58,7 @@ def check_name(suite: str) -> str:
     return f"gx_{suite}"
 
 
-def _suite_check(result: SuiteResult, audit: AuditResult, publish: Path) -> dg.AssetCheckResult:
+def _suite_check(result: "SuiteResult", audit: "AuditResult", publish: Path) -> dg.AssetCheckResult:
     metadata: dict[str, dg.RawMetadataValue] = {
         "table": result.table,
         "status": result.status,
@@ -99,6 +106,8 @@ def _suite_check(result: SuiteResult, audit: AuditResult, publish: Path) -> dg.A
 def gx_validation(
     context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
+    from pipelines.audit.gx_run import run_suites
+
     audit = run_suites(settings.warehouse_path, data_docs_work_dir(settings),
                        work_dir=work_dir(settings), keep_runs=KEEP_RUNS,
                        run_name=f"dagster-{context.run.run_id[:8]}", warehouse=warehouse)

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pipelines.audit.retention import KEEP_RUNS
 from pipelines.audit.suite_specs import SuiteSpec, all_suites
 from pipelines.audit.warehouse_objects import ObjectStatus, build_audit_objects, existing_tables
 from pipelines.resources import gx as gxr
@@ -32,7 +33,6 @@ from pipelines.resources.warehouse import Warehouse, writer_lock
 from pipelines.settings import EXPECTATIONS_DIR
 
 SuiteStatus = Literal["passed", "failed", "not_run"]
-KEEP_RUNS = 10
 CHECKPOINT = "imf_audit"
 logger = logging.getLogger(__name__)
 

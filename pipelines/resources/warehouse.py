@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
 import duckdb
@@ -30,7 +31,7 @@ class WarehouseBusy(RuntimeError):
 class _ProcessLock:
     """An flock on a file, re-entrant within this process (one per lock path)."""
 
-    _registry: dict[str, _ProcessLock] = {}
+    _registry: ClassVar[dict[str, _ProcessLock]] = {}
     _registry_guard = threading.Lock()
 
     def __init__(self, path: Path) -> None:

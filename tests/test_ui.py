@@ -1,0 +1,172 @@
+"""`imf ui` starts the Dagster UI for this code location on 127.0.0.1, and its GraphQL API
+lists the assets, checks, jobs, schedules and sensors. The server runs in its own process
+group and the test stops it by that group's id (architecture note: started from a script
+without job control, `dagster dev` would otherwise outlive its parent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+STARTUP_TIMEOUT_S = 150
+
+QUERY = """
+{
+  workspaceOrError {
+    __typename
+    ... on Workspace {
+      locationEntries {
+        name
+        locationOrLoadError { __typename ... on PythonError { message } }
+      }
+    }
+  }
+  repositoriesOrError {
+    __typename
+    ... on RepositoryConnection {
+      nodes {
+        name
+        location { name }
+        assetNodes {
+          assetKey { path }
+          groupName
+          assetChecksOrError { __typename ... on AssetChecks { checks { name } } }
+        }
+        pipelines { name }
+        schedules { name cronSchedule executionTimezone }
+        sensors { name }
+      }
+    }
+  }
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _graphql(port: int, query: str) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> bool:
+    """SIGTERM the whole process group (imf, dagster dev, webserver, daemon, code
+    server), then SIGKILL whatever is left after a grace period. True if SIGTERM did."""
+    pgid = proc.pid  # start_new_session: the group id is the leader's pid
+    if _group_alive(pgid):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        proc.poll()
+        time.sleep(0.2)
+    stopped = not _group_alive(pgid)
+    if not stopped:
+        os.killpg(pgid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    return stopped
+
+
+def _like_a_background_job() -> None:
+    # What a shell without job control does to `cmd &`: SIGINT ignored, inherited by
+    # every child. `dagster dev` maps SIGTERM onto its SIGINT handling, so without care
+    # in `imf ui` the server would then ignore SIGTERM too.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.fixture
+def ui(imf_env, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], Path, list]]:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
+    port = _free_port()
+    log = tmp_path / "ui.log"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "ui", "--port", str(port)],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped by id below
+            preexec_fn=_like_a_background_job,
+        )
+    stopped: list[bool] = []
+    try:
+        yield port, proc, log, stopped
+    finally:
+        if not stopped:
+            _stop(proc)
+
+
+def test_imf_ui_serves_the_code_location(ui) -> None:
+    port, proc, log, stopped = ui
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    data: dict = {}
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        try:
+            data = _graphql(port, QUERY)["data"]
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(1)
+            continue
+        entries = data["workspaceOrError"]["locationEntries"]
+        # The location may still be loading (locationOrLoadError null) for a while.
+        if entries and all(e["locationOrLoadError"] for e in entries):
+            break
+        time.sleep(1)
+    else:
+        pytest.fail(f"UI did not load within {STARTUP_TIMEOUT_S} s:\n{log.read_text()[-3000:]}")
+
+    (entry,) = data["workspaceOrError"]["locationEntries"]
+    loaded = entry["locationOrLoadError"]
+    assert loaded["__typename"] == "RepositoryLocation", loaded.get("message", loaded)
+    (repo,) = data["repositoriesOrError"]["nodes"]
+
+    assets = {"/".join(n["assetKey"]["path"]): n for n in repo["assetNodes"]}
+    assert "ref/reference_tables" in assets
+    assert "indicators/published_values" in assets
+    checks = [c["name"] for n in assets.values()
+              if n["assetChecksOrError"]["__typename"] == "AssetChecks"
+              for c in n["assetChecksOrError"]["checks"]]
+    assert checks, "no asset checks listed"
+    assert {"ingest", "yearly_models", "publish", "nightly_audit"} <= {
+        p["name"] for p in repo["pipelines"]
+    }
+    schedules = {s["name"]: s for s in repo["schedules"]}
+    assert set(schedules) == {"termly_publication", "nightly_audit"}
+    assert schedules["termly_publication"]["executionTimezone"] == "Europe/London"
+    assert {s["name"] for s in repo["sensors"]} == {
+        "landing_files", "models_then_publish", "run_failure_summary"
+    }
+    assert f"Dagster UI on http://127.0.0.1:{port}" in log.read_text()
+
+    # Stopped by its process group id, with SIGTERM alone.
+    stopped.append(_stop(proc))
+    assert stopped == [True], "imf ui ignored SIGTERM and had to be killed"
