@@ -16,7 +16,6 @@ from pipelines.automation.jobs import (
     PUBLISH_JOB,
     STEP_RETRY_POLICY,
     YEARLY_MODELS_JOB,
-    build_jobs,
 )
 from pipelines.automation.partitions import academic_year_partitions
 from pipelines.automation.policies import apply_policies
@@ -61,7 +60,7 @@ def _selected(repo: dg.RepositoryDefinition, job: str) -> set[str]:
 
 
 def test_jobs_split_the_flow_into_ingest_years_publish_and_audit() -> None:
-    defs = dg.Definitions.merge(_stages(), dg.Definitions(jobs=build_jobs()))
+    defs = dg.Definitions.merge(_stages(), dg.Definitions(jobs=list(JOBS)))
     with dg.instance_for_test():
         repo = defs.get_repository_def()
     assert _selected(repo, INGEST_JOB) == {"ref/reference_tables", "raw/outcomes"}
