@@ -9,6 +9,10 @@ from pipelines.ingest.rules import FileRefused
 from pipelines.ingest.spec import SourceSpec
 
 _SEPARATORS = re.compile(r"[\s\-]+")
+# A refusal reason names a few of the columns found, not all of them: a garbage header line
+# can hold thousands of "columns", and the reason goes to the log, the UI and the sender.
+_SHOWN_COLUMNS = 10
+_SHOWN_NAME_CHARS = 40
 
 
 def normalise_header(name: str | None) -> str:
@@ -49,7 +53,7 @@ def map_header(header: list[str | None], spec: SourceSpec) -> HeaderMap:
     found = set(cells.values())
     missing = [c for c in spec.required_columns if c not in found]
     if missing:
-        shown = ", ".join(normalise_header(h) for h in header if normalise_header(h)) or "none"
+        shown = _found_columns(header)
         names = ", ".join(f"'{c}'" for c in missing)
         plural = "s" if len(missing) > 1 else ""
         raise FileRefused(
@@ -59,3 +63,14 @@ def map_header(header: list[str | None], spec: SourceSpec) -> HeaderMap:
         )
     absent = [c for c in spec.column_names if c not in found]
     return HeaderMap(cells, extras, absent)
+
+
+def _found_columns(header: list[str | None]) -> str:
+    """The first few column names found (each cut short), and how many more there are."""
+    names = [name for name in (normalise_header(h) for h in header) if name]
+    if not names:
+        return "none"
+    shown = [name if len(name) <= _SHOWN_NAME_CHARS else name[:_SHOWN_NAME_CHARS - 1] + "…"
+             for name in names[:_SHOWN_COLUMNS]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more else "")

@@ -4,14 +4,19 @@ For each file in `<landing>/<source>/`: skip it if it was seen before (same name
 mtime, or the same bytes under any name); otherwise sniff, read, check and write it inside
 one DuckDB transaction — raw rows, quarantine, submission log, units and supersession —
 so a killed run leaves nothing half-loaded. A file that cannot be loaded is logged as
-refused and moved to `<landing>/_refused/<source>/` with its bytes intact.
+refused and moved to `<landing>/_refused/<source>/` with its bytes intact (or kept where it
+is, with the reason logged, if that area is not a real folder inside the landing area).
+
+Files are read from a private working copy in an `imf-ingest-*` folder beside the warehouse
+(see workdir.py); working folders left by a killed run are removed when ingest starts.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
-import tempfile
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,7 +26,9 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.files import (
+    FileChanged,
     LandingFile,
+    UnsafePath,
     discover,
     fingerprint,
     move_to_refused,
@@ -47,6 +54,8 @@ from pipelines.ingest.store import (
 from pipelines.ingest.supersession import update_current
 from pipelines.ingest.tables import ensure_tables
 from pipelines.ingest.validate import check_chunk, duplicate_rows
+from pipelines.ingest.workdir import remove_stale, working_folder
+from pipelines.resources.warehouse import WarehouseBusy, writer_lock
 
 DEFAULT_CHUNK_ROWS = 500_000
 _log = logging.getLogger(__name__)
@@ -113,11 +122,17 @@ def ingest_files(
     conn: duckdb.DuckDBPyConnection,
     *,
     workdir: Path | None = None,
+    warehouse: Path | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     today: date | None = None,
     progress: Callable[[str], None] = _log.info,
 ) -> IngestSummary:
-    """Load or refuse every new file of one source; `conn` must have no open transaction."""
+    """Load or refuse every new file of one source; `conn` must have no open transaction.
+
+    `warehouse` (the DuckDB file behind `conn`): its writer lock is taken to remove working
+    folders left in `workdir` by killed runs before anything is read.
+    """
+    _remove_stale_working_folders(workdir, warehouse, progress)
     ensure_tables(conn, spec)
     run = _Run(spec, landing, conn, load_reference(conn, today), Pseudonymiser(pseudonym_key),
                workdir, chunk_rows, progress)
@@ -131,6 +146,26 @@ def ingest_files(
         if outcome.status in ("loaded", "refused"):
             progress(_describe(run, file, outcome))
     return summary
+
+
+def _remove_stale_working_folders(workdir: Path | None, warehouse: Path | None,
+                                  progress: Callable[[str], None]) -> None:
+    """Delete `imf-ingest-*` folders of killed runs: copies of landing files (UPNs in clear).
+
+    Done holding the warehouse writer lock (re-entrant: the CLI and the Dagster resource
+    already hold it), so no other run of this warehouse is ingesting; folders still locked
+    by a live process are never touched either way.
+    """
+    try:
+        if warehouse is None:
+            removed = remove_stale(workdir)
+        else:
+            with writer_lock(warehouse, timeout_s=0):
+                removed = remove_stale(workdir)
+    except WarehouseBusy:
+        return  # another run is writing: it (or the next run) cleans up
+    if removed:
+        progress(f"removed {len(removed)} working folder(s) left by an interrupted run")
 
 
 def _describe(run: _Run, file: LandingFile, outcome: FileOutcome) -> str:
@@ -150,16 +185,21 @@ def _ingest_file(run: _Run, file: LandingFile) -> FileOutcome:
     seen = known_file(conn, file)
     if seen is not None:
         if logged_status(conn, seen) == "refused":  # a crash came between log and move
-            move_to_refused(file, run.landing, seen)
+            _move_refused(run, file, seen)
         return FileOutcome(file.name, seen, "unchanged")
-    print_ = fingerprint(file.path)
+    try:
+        print_ = fingerprint(file.path)
+    except OSError as error:
+        if not (_is_unsafe(error) or _vanished(error, file)):
+            raise
+        return _unreadable(run, file, error)
     earlier = logged_status(conn, print_.submission_id)
     if earlier is not None:
         conn.begin()
         remember_file(conn, file, print_.submission_id)
         conn.commit()
         if earlier == "refused":
-            move_to_refused(file, run.landing, print_.submission_id)
+            _move_refused(run, file, print_.submission_id)
         run.progress(f"= {run.label(file)}: same bytes as an earlier submission, not loaded again")
         return FileOutcome(file.name, print_.submission_id, "duplicate")
     entry = LogEntry(print_.submission_id, file, str(file.path), "loaded")
@@ -178,6 +218,17 @@ def _ingest_file(run: _Run, file: LandingFile) -> FileOutcome:
     except FileRefused as refusal:
         conn.rollback()
         return _refuse(run, file, entry.submission_id, refusal, entry)
+    except FileChanged:
+        conn.rollback()
+        run.progress(f"… {run.label(file)} changed while being read: it will be read on the "
+                     "next run")
+        return FileOutcome(file.name, entry.submission_id, "changing")
+    except OSError as error:
+        conn.rollback()
+        if not (_is_unsafe(error) or _vanished(error, file)):
+            raise
+        # Swapped for a link (or a FIFO, or removed) after it was fingerprinted.
+        return _unreadable(run, file, error, entry)
     except (pl.exceptions.PolarsError, UnicodeError) as error:
         # Malformed text found part-way through (e.g. an unterminated quote).
         conn.rollback()
@@ -194,6 +245,51 @@ def _ingest_file(run: _Run, file: LandingFile) -> FileOutcome:
                        entry.rows_read, entry.rows_loaded, entry.rows_quarantined, years)
 
 
+def _is_unsafe(error: OSError) -> bool:
+    return isinstance(error, UnsafePath) or error.errno in (errno.ELOOP, errno.EMLINK)
+
+
+def _vanished(error: OSError, file: LandingFile) -> bool:
+    return isinstance(error, FileNotFoundError) and not os.path.lexists(file.path)
+
+
+def _unreadable(run: _Run, file: LandingFile, error: OSError,
+                entry: LogEntry | None = None) -> FileOutcome:
+    """A file swapped for a link (or removed) after discovery: that file only is refused
+    (or skipped); the others of the source still load. Other OS errors (a full disk, ...)
+    are not the file's fault and are raised."""
+    # Not the content's id: what was read is not what will be there if it is sent again.
+    token = f"{file.source}/{file.name}:{file.mtime_ns}".encode()
+    submission_id = hashlib.sha256(b"unsafe-path:" + token).hexdigest()
+    if _vanished(error, file):
+        run.progress(f"… {run.label(file)} disappeared while being read: skipped")
+        return FileOutcome(file.name, submission_id, "changing")
+    if not _is_unsafe(error):
+        raise error
+    return _refuse(run, file, submission_id, FileRefused(
+        "unsafe_path", "it was replaced by a link, folder or device while being read, and "
+        "links are not followed. Copy the file itself into the folder."), entry)
+
+
+def _move_refused(run: _Run, file: LandingFile, submission_id: str) -> Path | None:
+    """Move a refused file to the refused area; None (file kept in place) if unsafe."""
+    try:
+        return move_to_refused(file, run.landing, submission_id)
+    except FileNotFoundError:
+        return None  # already moved, or removed by the sender
+    except OSError as error:
+        kind = ("is a link or not a folder" if isinstance(error, UnsafePath)
+                else f"could not be written ({errno.errorcode.get(error.errno or 0, 'error')})")
+        note = (f"kept in {file.source}/, not moved: the refused area _refused/{file.source}/ "
+                f"{kind}, and refused files are only moved within the landing area")
+        run.progress(f"! {run.label(file)} {note}")
+        run.conn.execute(
+            "UPDATE audit.submission_log SET reason = reason || ? WHERE submission_id = ? "
+            "AND status = 'refused' AND NOT contains(reason, ?)",
+            [f" (File {note}.)", submission_id, note])
+        return None
+
+
 def _refuse(run: _Run, file: LandingFile, submission_id: str, refusal: FileRefused,
             entry: LogEntry | None = None) -> FileOutcome:
     reason = f"{run.label(file)} was not loaded: {refusal.message}"
@@ -208,11 +304,11 @@ def _refuse(run: _Run, file: LandingFile, submission_id: str, refusal: FileRefus
     remember_file(run.conn, file, submission_id)
     run.conn.commit()
     # Logged first, moved second: if the move never happens, the next run repeats it.
-    moved = move_to_refused(file, run.landing, submission_id)
+    moved = _move_refused(run, file, submission_id)
     if moved != target:
         run.conn.execute(
             "UPDATE audit.submission_log SET landing_path = ? WHERE submission_id = ? "
-            "AND status = 'refused'", [str(moved), submission_id])
+            "AND status = 'refused'", [str(moved or file.path), submission_id])
     return FileOutcome(file.name, submission_id, "refused", reason, refusal.kind)
 
 
@@ -220,9 +316,9 @@ def _read(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
           entry: LogEntry, tmp: Path) -> Table:
     entry.file_format = sniff_format(file.name, head, file.size)
     if entry.file_format == "xlsx":
-        return read_xlsx(file.path, tmp)
+        return read_xlsx(file.path, tmp, entry.submission_id)
     entry.encoding = detect_encoding(file.path, head, utf8, has_nul)
-    return read_csv(file.path, entry.encoding, tmp)
+    return read_csv(file.path, entry.encoding, tmp, entry.submission_id)
 
 
 def _load(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
@@ -230,8 +326,9 @@ def _load(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
     """Read, check and write one file's rows; fills `entry`; returns its academic years."""
     spec = run.spec
     contract = spec.contract.bound(run.reference)
-    with tempfile.TemporaryDirectory(prefix="imf-ingest-", dir=run.workdir) as tmp:
-        table = _read(run, file, head, utf8, has_nul, entry, Path(tmp))
+    # The working folder (a copy of the file: UPNs in clear) is removed however this ends.
+    with working_folder(run.workdir) as tmp:
+        table = _read(run, file, head, utf8, has_nul, entry, tmp)
         header = map_header(table.header, spec)
         entry.extra_columns = header.extra_columns
         notes = list(table.notes)

@@ -2,8 +2,9 @@
 
 Everything is read as text (types come later, from the contract), and rows are numbered
 as a spreadsheet shows them: header = 1, first data row = 2. CSVs are scanned lazily so a
-national file is processed in chunks; Windows-1252 files are first transcoded to a
-temporary UTF-8 copy (Polars reads UTF-8 only). Workbooks are checked against zip bombs
+national file is processed in chunks. Files are read from a private copy in the caller's
+working folder (Windows-1252 transcoded to UTF-8: Polars reads UTF-8 only), checked against
+the fingerprint's hash as it is made. Workbooks are checked against zip bombs
 before anything is unpacked, and only the first sheet's cached cell values are read:
 formulas are never evaluated.
 """
@@ -11,7 +12,8 @@ formulas are never evaluated.
 from __future__ import annotations
 
 import codecs
-import shutil
+import hashlib
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ from pathlib import Path
 import fastexcel
 import polars as pl
 
-from pipelines.ingest.files import open_landing_file
+from pipelines.ingest.files import FileChanged, open_landing_file
 from pipelines.ingest.parsers import ROW
 from pipelines.ingest.rules import FileRefused
 
@@ -40,16 +42,16 @@ def cell_column(i: int) -> str:
     return f"c{i}"
 
 
-def read_csv(path: Path, encoding: str, workdir: Path) -> Table:
-    source = path
-    if encoding == "cp1252":
-        source = workdir / "transcoded.csv"
-        _transcode(path, source, encoding)
-    else:
-        # Read a private copy: the landing file may change or be swapped after hashing.
-        source = workdir / "copy.csv"
-        with open_landing_file(path) as src, source.open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+def read_csv(path: Path, encoding: str, workdir: Path,
+             expected_sha256: str | None = None) -> Table:
+    """`workdir` must be private and removed after use (it gets a copy of the file).
+
+    The reader reads a private copy, never the landing file: the landing file may change or
+    be swapped after hashing. The copy is hashed as it is made, and if `expected_sha256` is
+    given and differs, FileChanged is raised (the bytes are not the submission's).
+    """
+    source = workdir / ("transcoded.csv" if encoding == "cp1252" else "copy.csv")
+    _copy(path, source, expected_sha256, encoding if encoding == "cp1252" else None)
     try:
         first = pl.read_csv(
             source, has_header=False, infer_schema=False, n_rows=1,
@@ -77,10 +79,10 @@ def read_csv(path: Path, encoding: str, workdir: Path) -> Table:
     return Table(header, body)
 
 
-def read_xlsx(path: Path, workdir: Path) -> Table:
+def read_xlsx(path: Path, workdir: Path, expected_sha256: str | None = None) -> Table:
+    """As read_csv: reads a private, hash-checked copy in `workdir`."""
     copy = workdir / "copy.xlsx"
-    with open_landing_file(path) as src, copy.open("wb") as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
+    _copy(path, copy, expected_sha256)
     _guard_zip(copy)
     try:
         reader = fastexcel.read_excel(str(copy))
@@ -114,12 +116,21 @@ def read_xlsx(path: Path, workdir: Path) -> Table:
     return Table(header, body, notes)
 
 
-def _transcode(path: Path, target: Path, encoding: str) -> None:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with open_landing_file(path) as src, target.open("w", encoding="utf-8") as dst:
+def _copy(path: Path, target: Path, expected_sha256: str | None,
+          transcode_from: str | None = None) -> None:
+    """Copy (or transcode to UTF-8) the landing file, checking the bytes read are the ones
+    fingerprinted."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(transcode_from)() if transcode_from else None
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open_landing_file(path) as src, os.fdopen(fd, "wb") as dst:
         while chunk := src.read(1 << 20):
-            dst.write(decoder.decode(chunk))
-        dst.write(decoder.decode(b"", final=True))
+            digest.update(chunk)
+            dst.write(chunk if decoder is None else decoder.decode(chunk).encode("utf-8"))
+        if decoder is not None:
+            dst.write(decoder.decode(b"", final=True).encode("utf-8"))
+    if expected_sha256 is not None and digest.hexdigest() != expected_sha256:
+        raise FileChanged(str(path))
 
 
 def _guard_zip(path: Path) -> None:

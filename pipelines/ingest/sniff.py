@@ -80,8 +80,12 @@ def detect_encoding(path: Path, head: bytes, utf8: bool, has_nul: bool) -> str:
 
 
 def _looks_utf16(head: bytes) -> bool:
-    # ASCII text in UTF-16 has a NUL in every other byte.
-    return len(head) >= 4 and head[1::2].count(0) > len(head) // 4
+    # ASCII text in UTF-16 has a NUL in every other byte: the odd bytes in little-endian,
+    # the even bytes in big-endian (both without a byte-order mark).
+    if len(head) < 4:
+        return False
+    half = len(head) // 4
+    return head[1::2].count(0) > half or head[0::2].count(0) > half
 
 
 def _decodes(path: Path, encoding: str) -> bool:

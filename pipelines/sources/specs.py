@@ -43,6 +43,7 @@ def ingest_source(
         pseudonym_key(settings),
         conn,
         workdir=Path(settings.warehouse_path).parent,
+        warehouse=Path(settings.warehouse_path),
         chunk_rows=chunk_rows,
         today=today,
         **extra,
