@@ -314,7 +314,10 @@ def staging_suites() -> list[SuiteSpec]:
         [
             *_staging_common("allocations"),
             *not_null(["allocation_gbp"]),
-            unique(["urn", "academic_year"], "one allocation per school per academic year"),
+            # Per school as reported: when schools merge, each predecessor's allocation
+            # for the year counts towards the school that carries their history.
+            unique(["reported_urn", "academic_year"],
+                   "one allocation per school (as submitted) per academic year"),
             between("allocation_gbp", 0, 5_000_000),
             _rows_match_submission_log("allocations"),
         ],
@@ -389,7 +392,8 @@ def mart_suites() -> list[SuiteSpec]:
         "Allocations per school and year.",
         [
             *not_null(["submission_id", "urn", "academic_year"]),
-            unique(["urn", "academic_year"], "one allocation per school per academic year"),
+            unique(["reported_urn", "academic_year"],
+                   "one allocation per school (as submitted) per academic year"),
         ],
     )
     fct_respondent_domains = SuiteSpec(
