@@ -1,0 +1,82 @@
+"""Plumbing of benchmarks/run.py on tiny files (the benchmark itself is not a test)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+OUTCOMES_HEADER = (
+    "URN,Academic Year,UPN,year_group,sen_provision,primary_need,first_identified_year_group,"
+    "sessions_possible,sessions_attended,base_sessions,suspensions,permanently_excluded\n"
+)
+
+
+@pytest.fixture(scope="module")
+def bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("imf_benchmark", SCRIPT)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    root = tmp_path / "landing"
+    (root / "outcomes").mkdir(parents=True)
+    (root / "voice").mkdir()
+    (root / "_refused" / "outcomes").mkdir(parents=True)
+    rows = "".join(f"100001,2024/25,A{i:011d}X,5,N,,,400,390,0,{i % 3},N\n" for i in range(5))
+    rows += "100002,2024/25,B00000000001X,6,N,,,400,380,0,0,N\n"
+    (root / "outcomes" / "trust_return.csv").write_text(OUTCOMES_HEADER + rows)
+    # Windows-1252, as Excel writes it: the floor must still read it.
+    (root / "voice" / "survey.csv").write_bytes(
+        "urn,academic_year,comment\n100001,2024/25,café\n".encode("cp1252"))
+    (root / "_refused" / "outcomes" / "bad.csv").write_text("not counted\n")
+    return root
+
+
+def test_floor_reads_every_landing_file_once(bench: ModuleType, landing: Path) -> None:
+    floor = bench.measure_floor(landing, threads=1, memory_limit="256MB")
+    assert floor["files"] == 2  # the refused folder is not landing data
+    assert floor["rows"] == 7
+    assert floor["per_source"]["voice"]["rows"] == 1
+    assert floor["count_s"] > 0 and floor["all_columns_s"] > 0
+
+
+def test_resubmission_changes_one_school_year_and_is_later(
+    bench: ModuleType, landing: Path
+) -> None:
+    before = {p: p.stat().st_mtime for p in landing.rglob("*.csv")}
+    info = bench.resubmit_one_school(landing)
+    new = landing / "outcomes" / info["file"]
+    assert new.stat().st_mtime > max(before.values())
+    assert (info["urn"], info["academic_year"]) == ("100001", "2024/25")
+    with new.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0][0] == "URN"
+    assert {r[0] for r in rows[1:]} == {"100001"} and len(rows) == 6
+    with (landing / "outcomes" / "trust_return.csv").open(newline="") as handle:
+        original = list(csv.reader(handle))[1:6]
+    changed = [i for i, (a, b) in enumerate(zip(original, rows[1:], strict=True)) if a != b]
+    assert changed == [info["changed_row"] - 2]
+
+
+def test_steps_are_grouped_into_the_issue_stages(bench: ModuleType) -> None:
+    assert bench.stage_of({"ingest"}, "ingest", check_only=False) == "ingest"
+    assert bench.stage_of({"reference"}, "ingest", check_only=False) == "ingest"
+    assert bench.stage_of({"marts"}, "yearly_models", check_only=False) == "models"
+    assert bench.stage_of({"audit"}, "publish", check_only=False) == "audit"
+    assert bench.stage_of({"publish"}, "publish", check_only=False) == "publish"
+    assert bench.stage_of(set(), "yearly_models", check_only=True) == "audit"
+    assert bench.stage_of({"something_new"}, "yearly_models", check_only=False) == "models"
+
+
+def test_results_render_without_every_scale(bench: ModuleType) -> None:
+    text = bench.render_markdown({"machine": {"logical_cores": 2}, "scales": {}})
+    assert "not measured" in text and "Caveat" in text
