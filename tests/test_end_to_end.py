@@ -37,7 +37,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     with dg.DagsterInstance.get() as instance:
         result = run_all(defs, instance, progress=lambda _: None)
         runs = instance.get_runs()
-    yield {"env": env, "manifest": manifest, "result": result, "runs": runs}
+        from pipelines.publish.assets import GROUP_REPORTS_KEY
+
+        group_reports = instance.get_materialized_partitions(GROUP_REPORTS_KEY)
+    yield {"env": env, "manifest": manifest, "result": result, "runs": runs,
+           "group_reports": group_reports}
     mp.undo()
 
 
@@ -79,6 +83,7 @@ def test_demo_publishes_tables_reports_and_audit_bundle(demo_run: dict) -> None:
     assert list((public / "ees").glob("*.meta.csv"))
     groups = sorted(p.name for p in (public / "groups").iterdir())
     assert groups == ["806-01", "806-02"]
+    assert demo_run["group_reports"] == set(groups)
     for group in groups:
         assert (public / "groups" / group / "index.html").is_file()
     assert (audit / "index.html").is_file()

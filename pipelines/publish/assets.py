@@ -3,7 +3,8 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation.
 import dagster as dg
 
-from pipelines.publish.core import PUBLIC, publish_public
+from pipelines.automation.partitions import PARTNERSHIP_GROUP, partnership_group_partitions
+from pipelines.publish.core import PUBLIC, PublishSummary, publish_public
 from pipelines.publish.screener import errors, screen_folder
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
@@ -16,6 +17,43 @@ UPSTREAM = [
     # Great Expectations' critical failures stop publishing here (warnings do not).
     dg.AssetKey(["audit", "publish_gate"]),
 ]
+
+
+GROUP_REPORTS_KEY = dg.AssetKey(["published", "group_reports"])
+
+# Each group's report, workbook and tables, one partition per group. They are written by
+# `published_public` in the same atomic publication (the group pages link to each other and
+# to the LA index, so they appear together), which then records each group's files here.
+group_reports = dg.AssetSpec(
+    GROUP_REPORTS_KEY,
+    deps=[PUBLIC_KEY],
+    group_name="publish",
+    partitions_def=partnership_group_partitions,
+    kinds={"html", "xlsx", "csv"},
+    description="One partnership group's published folder: its report for the group and "
+    "families, its Excel workbook and its tables (only that group's data). Recorded by the "
+    "publishing step for every group it publishes.",
+)
+
+
+def _record_group_reports(context: dg.AssetExecutionContext, summary: PublishSummary) -> None:
+    groups = sorted(summary.group_reports)
+    context.instance.add_dynamic_partitions(PARTNERSHIP_GROUP, groups)
+    for gid in groups:
+        report = summary.group_reports[gid]
+        folder = report.parent
+        context.instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=GROUP_REPORTS_KEY,
+                partition=gid,
+                metadata={
+                    "report": dg.MetadataValue.url(report.as_uri()),
+                    "folder": dg.MetadataValue.path(str(folder)),
+                    "files": dg.MetadataValue.json(sorted(p.name for p in folder.iterdir())),
+                    "published_by_run": context.run_id,
+                },
+            )
+        )
 
 
 @dg.asset(
@@ -41,6 +79,7 @@ def published_public(
     for gid, path in summary.group_reports.items():
         metadata[f"report_{gid}"] = dg.MetadataValue.url(path.as_uri())
     context.log.info(f"published {len(summary.group_reports)} group reports to {summary.index}")
+    _record_group_reports(context, summary)
     return dg.MaterializeResult(metadata=metadata)
 
 

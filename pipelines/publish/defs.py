@@ -2,6 +2,6 @@
 
 import dagster as dg
 
-from pipelines.publish.assets import ees_screener, published_public
+from pipelines.publish.assets import ees_screener, group_reports, published_public
 
-defs = dg.Definitions(assets=[published_public], asset_checks=[ees_screener])
+defs = dg.Definitions(assets=[published_public, group_reports], asset_checks=[ees_screener])

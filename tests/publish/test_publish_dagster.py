@@ -36,11 +36,22 @@ def test_materialize_with_blocking_check(
         publish_dir=str(tmp_path / "published"), pseudonym_key="test-key",
         suppression_threshold=10,
     )
+    instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
         [publish_assets.published_public, publish_assets.ees_screener],
         resources={"settings": settings, "warehouse": Warehouse(path=str(db))},
+        instance=instance,
     )
     assert result.success
+    # Each group's published folder is recorded as its own partition, with its files.
+    groups = sorted(p.name for p in (tmp_path / "published" / "public" / "groups").iterdir())
+    assert len(groups) >= 2
+    key = publish_assets.GROUP_REPORTS_KEY
+    assert instance.get_materialized_partitions(key) == set(groups)
+    event = instance.get_latest_materialization_event(key)
+    assert event is not None and event.asset_materialization is not None
+    recorded = event.asset_materialization.metadata
+    assert f"{event.asset_materialization.partition}.xlsx" in recorded["files"].value
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
     meta = result.get_asset_materialization_events()[0].materialization.metadata
