@@ -96,44 +96,46 @@ def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> b
     return bool(row and row[0])
 
 
-def logged_submissions(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> set[str]:
-    """Which of these submission ids the submission log already holds."""
+def _for_submissions(
+    conn: duckdb.DuckDBPyConnection | None,
+    table: str,
+    columns: str,
+    ids: Iterable[str],
+    where: str = "TRUE",
+    order_by: str = "1",
+) -> list[tuple[object, ...]]:
+    """`SELECT DISTINCT columns FROM audit.<table>` for these submission ids (constant
+    SQL fragments only). Nothing is read when there is no warehouse yet, no ids, or the
+    table has not been created by a first ingest."""
     wanted = sorted(set(ids))
-    if conn is None or not wanted or not _table_exists(conn, "audit", "submission_log"):
-        return set()
-    rows = conn.execute(
-        "SELECT DISTINCT submission_id FROM audit.submission_log "
-        "WHERE submission_id IN (SELECT unnest($ids))",
+    if conn is None or not wanted or not _table_exists(conn, "audit", table):
+        return []
+    return conn.execute(
+        f"SELECT DISTINCT {columns} FROM audit.{table} "
+        f"WHERE submission_id IN (SELECT unnest($ids)) AND {where} ORDER BY {order_by}",
         {"ids": wanted},
     ).fetchall()
-    return {str(r[0]) for r in rows}
+
+
+def logged_submissions(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> set[str]:
+    """Which of these submission ids the submission log already holds."""
+    return {str(r[0]) for r in _for_submissions(conn, "submission_log", "submission_id", ids)}
 
 
 def affected_years(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> list[str]:
     """The academic years the units of these submissions cover (data contract's unit)."""
-    wanted = sorted(set(ids))
-    if conn is None or not wanted or not _table_exists(conn, "audit", "submission_units"):
-        return []
-    rows = conn.execute(
-        "SELECT DISTINCT academic_year FROM audit.submission_units "
-        "WHERE submission_id IN (SELECT unnest($ids)) AND academic_year IS NOT NULL "
-        "ORDER BY academic_year",
-        {"ids": wanted},
-    ).fetchall()
+    rows = _for_submissions(
+        conn, "submission_units", "academic_year", ids, where="academic_year IS NOT NULL"
+    )
     return [str(r[0]) for r in rows]
 
 
 def refusals(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> list[str]:
     """'<file>: <reason>' for each of these submissions that ingest refused."""
-    wanted = sorted(set(ids))
-    if conn is None or not wanted or not _table_exists(conn, "audit", "submission_log"):
-        return []
-    rows = conn.execute(
-        "SELECT source, file_name, reason FROM audit.submission_log "
-        "WHERE submission_id IN (SELECT unnest($ids)) AND status = 'refused' "
-        "ORDER BY source, file_name",
-        {"ids": wanted},
-    ).fetchall()
+    rows = _for_submissions(
+        conn, "submission_log", "source, file_name, reason", ids,
+        where="status = 'refused'", order_by="source, file_name",
+    )
     return [f"{r[0]}/{r[1]}: {r[2]}" for r in rows]
 
 
