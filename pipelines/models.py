@@ -34,7 +34,7 @@ from dagster import AssetExecutionContext
 from pipelines.automation.partitions import academic_year_partitions
 from pipelines.catalog import parse_header
 from pipelines.indicators.assets import disclosure_control, published_values
-from pipelines.resources.warehouse import Warehouse
+from pipelines.resources.warehouse import Warehouse, table_exists
 from pipelines.settings import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts", "indicators")
@@ -235,12 +235,6 @@ def normalise_year(partition_key: str) -> str:
     return f"{match.group(1)}/{match.group(2)}"
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _shape(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
@@ -271,7 +265,7 @@ def run_model(
         raise ModelError(f"{model.path}: a partitioned model must output academic_year")
     # Created empty from the SELECT's own shape the first time; recreated when the SELECT's
     # columns changed (the other years then need re-running, which the row count shows).
-    if not _table_exists(conn, model.layer, model.name) or _shape(conn, model.table) != wanted:
+    if not table_exists(conn, model.layer, model.name) or _shape(conn, model.table) != wanted:
         conn.execute(f"DROP TABLE IF EXISTS {model.table}")
         conn.execute(f"CREATE TABLE {model.table} AS SELECT * FROM (\n{select}\n) LIMIT 0")
     params = {"imf_academic_year": year}

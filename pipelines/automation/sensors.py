@@ -49,7 +49,7 @@ from pipelines.automation.jobs import (
 )
 from pipelines.automation.landing import is_settling, landing_files, submission_id
 from pipelines.automation.partitions import ACADEMIC_YEAR, academic_year_partitions
-from pipelines.resources.warehouse import WarehouseBusy, writer_lock
+from pipelines.resources.warehouse import WarehouseBusy, table_exists, writer_lock
 from pipelines.settings import ImfSettings
 
 SENSOR_INTERVAL_S = 30
@@ -87,13 +87,6 @@ def read_warehouse(path: Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
             conn.close()
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = ? AND table_name = ?",
-        [schema, table],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _for_submissions(
@@ -108,7 +101,7 @@ def _for_submissions(
     SQL fragments only). Nothing is read when there is no warehouse yet, no ids, or the
     table has not been created by a first ingest."""
     wanted = sorted(set(ids))
-    if conn is None or not wanted or not _table_exists(conn, "audit", table):
+    if conn is None or not wanted or not table_exists(conn, "audit", table):
         return []
     return conn.execute(
         f"SELECT DISTINCT {columns} FROM audit.{table} "

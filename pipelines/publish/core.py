@@ -33,6 +33,7 @@ from pipelines.publish.excel import write_workbook
 from pipelines.publish.report.model import build_group_view
 from pipelines.publish.report.render import render
 from pipelines.publish.screener import Finding, errors, screen_folder
+from pipelines.resources.warehouse import table_exists
 
 PUBLIC = "public"
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -89,13 +90,6 @@ def assert_no_small_cells(table: EesTable, threshold: int) -> None:
                 )
 
 
-def _table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-        "AND table_name = ?",
-        [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def missing_schools(
@@ -105,8 +99,8 @@ def missing_schools(
 
     None when the membership or submission tables are not there to answer.
     """
-    if not (_table_exists(conn, "ref", "group_membership")
-            and _table_exists(conn, "audit", "submission_units")):
+    if not (table_exists(conn, "ref", "group_membership")
+            and table_exists(conn, "audit", "submission_units")):
         return None
     out: dict[str, list[str]] = {}
     for source in sources:

@@ -131,3 +131,13 @@ class Warehouse(dg.ConfigurableResource):
 
     def _config(self) -> dict[str, str | bool | int | float | list[str]]:
         return {"memory_limit": self.memory_limit, "threads": self.threads}
+
+
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether `schema.name` exists (a first run reads tables no run has made yet)."""
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
