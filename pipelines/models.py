@@ -29,9 +29,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster import AssetExecutionContext
 
-from pipelines.automation.partitions import academic_year_partitions
 from pipelines.catalog import parse_header
 from pipelines.indicators.assets import disclosure_control, published_values
 from pipelines.resources.warehouse import Warehouse, table_exists
@@ -241,6 +239,38 @@ def _shape(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, st
     return [(str(r[0]), str(r[1])) for r in conn.execute(f"DESCRIBE {relation}").fetchall()]
 
 
+def replace_year(
+    conn: duckdb.DuckDBPyConnection, table: str, select: str, academic_year: str, path: Path
+) -> int:
+    """Replace one academic year of `table` with the rows of `select` for that year.
+
+    The table is created empty from the SELECT's own shape the first time, and recreated
+    when the SELECT's columns changed (the other years then need re-running, which the row
+    counts show). Returns the year's row count. No transaction of its own: callers wrap it.
+    Used for a model run on the warehouse, in a shard, and for assembling shards.
+    """
+    year = normalise_year(academic_year)
+    schema, name = table.split(".", 1)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    wanted = _shape(conn, f"SELECT * FROM (\n{select}\n)")
+    if "academic_year" not in {column for column, _ in wanted}:
+        raise ModelError(f"{path}: a partitioned model must output academic_year")
+    if not table_exists(conn, schema, name) or _shape(conn, table) != wanted:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"CREATE TABLE {table} AS SELECT * FROM (\n{select}\n) LIMIT 0")
+    params = {"imf_academic_year": year}
+    conn.execute(f"DELETE FROM {table} WHERE academic_year = $imf_academic_year", params)
+    conn.execute(
+        f"INSERT INTO {table} SELECT * FROM (\n{select}\n) "
+        "WHERE academic_year = $imf_academic_year",
+        params,
+    )
+    row = conn.execute(
+        f"SELECT count(*) FROM {table} WHERE academic_year = $imf_academic_year", params
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def run_model(
     conn: duckdb.DuckDBPyConnection, model: Model, academic_year: str | None = None
 ) -> int:
@@ -250,35 +280,15 @@ def run_model(
     and a test can call it on a plain connection.
     """
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
-    select = model.select
     if not model.partitioned:
         if academic_year is not None:
             raise ValueError(f"{model.table} is not partitioned; run it without a year")
-        conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {select}\n")
+        conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.select}\n")
         row = conn.execute(f"SELECT count(*) FROM {model.table}").fetchone()
         return int(row[0]) if row else 0
     if academic_year is None:
         raise ValueError(f"{model.table} is partitioned by academic year; give a year")
-    year = normalise_year(academic_year)
-    wanted = _shape(conn, f"SELECT * FROM (\n{select}\n)")
-    if "academic_year" not in {name for name, _ in wanted}:
-        raise ModelError(f"{model.path}: a partitioned model must output academic_year")
-    # Created empty from the SELECT's own shape the first time; recreated when the SELECT's
-    # columns changed (the other years then need re-running, which the row count shows).
-    if not table_exists(conn, model.layer, model.name) or _shape(conn, model.table) != wanted:
-        conn.execute(f"DROP TABLE IF EXISTS {model.table}")
-        conn.execute(f"CREATE TABLE {model.table} AS SELECT * FROM (\n{select}\n) LIMIT 0")
-    params = {"imf_academic_year": year}
-    conn.execute(f"DELETE FROM {model.table} WHERE academic_year = $imf_academic_year", params)
-    conn.execute(
-        f"INSERT INTO {model.table} SELECT * FROM (\n{select}\n) "
-        "WHERE academic_year = $imf_academic_year",
-        params,
-    )
-    row = conn.execute(
-        f"SELECT count(*) FROM {model.table} WHERE academic_year = $imf_academic_year", params
-    ).fetchone()
-    return int(row[0]) if row else 0
+    return replace_year(conn, model.table, model.select, academic_year, model.path)
 
 
 def run_models(
@@ -326,36 +336,37 @@ def _column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchem
 
 
 def build_asset(model: Model) -> dg.AssetsDefinition:
-    """The Dagster asset that materialises one model."""
+    if model.partitioned:
+        raise ModelError(f"{model.path}: year-partitioned models are built by yearly.py")
+
+    """The Dagster asset that materialises one unpartitioned model (`CREATE OR REPLACE`)."""
 
     @dg.asset(
         key=model.key,
         deps=list(model.deps),
         group_name=model.layer,
         description=model.description,
-        partitions_def=academic_year_partitions if model.partitioned else None,
         kinds={"duckdb", "sql"},
         metadata={"path": str(model.path.relative_to(model.path.parents[2]))},
     )
-    def _asset(context: AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        year = context.partition_key if model.partitioned else None
+    def _asset(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.transaction() as conn:
-            rows = run_model(conn, model, year)
+            rows = run_model(conn, model)
             schema = _column_schema(conn, model.table)
-        metadata: dict[str, dg.RawMetadataValue] = {
-            "dagster/row_count": rows,
-            "dagster/column_schema": schema,
-        }
-        if year is not None:
-            metadata["academic_year"] = normalise_year(year)
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": rows, "dagster/column_schema": schema})
 
     return _asset
 
 
 @cache
 def model_assets(models_dir: Path = MODELS_DIR) -> tuple[dg.AssetsDefinition, ...]:
-    return tuple(build_asset(model) for model in load_models(models_dir))
+    """The yearly models (one graph-backed asset, built per LA: yearly.py), then one asset
+    per unpartitioned model."""
+    from pipelines.yearly import yearly_asset  # yearly.py builds on this module
+
+    rollups = tuple(build_asset(m) for m in load_models(models_dir) if not m.partitioned)
+    return (yearly_asset(models_dir), *rollups)
 
 
 defs = dg.Definitions(

@@ -86,3 +86,29 @@ def run_all(
         execute(YEARLY_MODELS_JOB, f"models for {year}", partition_key=year)
     execute(PUBLISH_JOB, "indicators, audit and publishing")
     return result
+
+
+def yearly_models_job() -> dg.JobDefinition:
+    """The yearly job, rebuilt in each worker process: the multiprocess executor's target
+    (`dg.reconstructable(yearly_models_job)`) when local authorities build in parallel."""
+    from pipelines.definitions import build_definitions
+
+    return build_definitions().resolve_job_def(YEARLY_MODELS_JOB)
+
+
+def run_year_in_parallel(
+    instance: dg.DagsterInstance, academic_year: str, max_concurrent: int = 2,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecutionResult:
+    """One year's models with each LA's shard in its own process (at most `max_concurrent`).
+
+    Not for use while this process holds the warehouse writer lock (as `imf run` does):
+    the assembly step, in another process, must take it.
+    """
+    return dg.execute_job(
+        dg.reconstructable(yearly_models_job),
+        instance=instance,
+        run_config={"execution": {"config": {"multiprocess": {"max_concurrent": max_concurrent}}}},
+        tags={**RUN_TAGS, **(tags or {}), "dagster/partition": academic_year},
+        raise_on_error=False,
+    )

@@ -89,11 +89,17 @@ ingest_job = dg.define_asset_job(
     "(or refuse it with a reason), quarantining bad rows.",
     **_COMMON,  # type: ignore[arg-type]
 )
+# The yearly models build one shard per local authority, each reading the warehouse
+# read-only and writing its own file, so they can run side by side: runs launched by the
+# daemon use the multiprocess executor by default (set `execution: config: in_process: {}`
+# in the launchpad to run in one process); `imf run` runs in process.
 yearly_models_job = dg.define_asset_job(
     YEARLY_MODELS_JOB,
     selection=YEARLY_SELECTION,  # partitioned by academic year, inferred from the assets
-    description="Rebuild staging, marts and indicator cells for one academic year.",
-    **_COMMON,  # type: ignore[arg-type]
+    description="Rebuild staging, marts and indicator cells for one academic year, "
+    "one shard per local authority, then assemble them into the warehouse.",
+    executor_def=dg.multi_or_in_process_executor,
+    op_retry_policy=STEP_RETRY_POLICY,
 )
 publish_job = dg.define_asset_job(
     PUBLISH_JOB,

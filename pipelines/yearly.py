@@ -1,0 +1,198 @@
+"""The year-partitioned models as Dagster assets, built per local authority in parallel.
+
+Every partitioned model (`models/staging|intermediate|marts/*.sql` and `ind_*`) is its own
+asset in the UI, with its description, group and lineage; together they are one
+graph-backed asset so that one year's run is:
+
+1. `plan_local_authorities`: the LAs with data that year (one mapped step per LA);
+2. `build_la_shard[la_<code>]`: the models for that LA into its own shard file, reading the
+   warehouse read-only (pipelines/shards.py), so LAs build in parallel under the
+   multiprocess executor, or one pod each under `k8s_job_executor`;
+3. `assemble_year`: the shards into the warehouse in one transaction (the only write).
+
+Config `local_authorities` on `plan_local_authorities` rebuilds only those LAs' shards and
+reuses the others (the landing sensor sets it for a resubmission); by default every LA's
+shard is rebuilt.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects op signatures at definition time.
+
+import inspect
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from pipelines.automation.partitions import academic_year_partitions
+from pipelines.models import Model, load_models, normalise_year, ordered
+from pipelines.resources.warehouse import Warehouse
+from pipelines.settings import MODELS_DIR
+from pipelines.shards import (
+    assemble,
+    build_shard,
+    local_authorities,
+    remove_stale,
+    shard_path,
+    shard_tables,
+)
+
+GRAPH_NAME = "models_by_local_authority"
+PLAN_OP = "plan_local_authorities"
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    la_code: str
+    rebuild: bool
+
+
+@dataclass(frozen=True)
+class ShardDone:
+    la_code: str
+    path: str
+    seconds: float
+    reused: bool
+    rows: dict[str, int]
+
+
+class ShardPlanConfig(dg.Config):
+    local_authorities: list[str] = []  # noqa: RUF012 - Dagster copies config defaults
+    """Rebuild only these LAs' shards and reuse the others' (empty: rebuild every LA)."""
+
+
+def output_name(model: Model) -> str:
+    return f"{model.layer}__{model.name}"
+
+
+@cache
+def yearly_models(models_dir: Path = MODELS_DIR) -> tuple[Model, ...]:
+    return tuple(m for m in ordered(load_models(models_dir)) if m.partitioned)
+
+
+def _external_inputs(models: Sequence[Model]) -> dict[str, dg.AssetKey]:
+    """The assets outside the yearly set that the models read, by graph input name."""
+    inside = {m.key for m in models}
+    keys = {dep for m in models for dep in m.deps if dep not in inside}
+    return {"__".join(key.path): key for key in sorted(keys, key=lambda k: tuple(k.path))}
+
+
+def _selected(context: dg.OpExecutionContext, models: Sequence[Model]) -> list[Model]:
+    keys = context.selected_asset_keys
+    return [m for m in models if m.key in keys]
+
+
+def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
+    models = yearly_models(models_dir)
+    inputs = _external_inputs(models)
+
+    @dg.op(
+        name=PLAN_OP,
+        ins={name: dg.In(dg.Nothing) for name in inputs},
+        out=dg.DynamicOut(ShardTask),
+        description="List the local authorities with data this year, one shard step each.",
+    )
+    def plan(
+        context: dg.OpExecutionContext, config: ShardPlanConfig, warehouse: Warehouse
+    ) -> Iterator[dg.DynamicOutput[ShardTask]]:
+        year = normalise_year(context.partition_key)
+        chosen = _selected(context, models)
+        with duckdb.connect() as scratch:
+            las = local_authorities(scratch, Path(warehouse.path), chosen, year)
+        for path in remove_stale(Path(warehouse.path), year, las):
+            context.log.info(f"removed {path.name} (no longer has data for {year})")
+        wanted = {m.table for m in chosen}
+        only = set(config.local_authorities)
+        context.log.info(f"{year}: {len(las)} local authorities: {', '.join(las) or 'none'}")
+        for la in las:
+            stored = shard_tables(shard_path(Path(warehouse.path), year, la))
+            rebuild = not only or la in only or not wanted <= stored
+            yield dg.DynamicOutput(ShardTask(la, rebuild), mapping_key=f"la_{la}")
+
+    @dg.op(name="build_la_shard",
+           description="Run the year's models for one local authority into its shard file.")
+    def build(
+        context: dg.OpExecutionContext, warehouse: Warehouse, task: ShardTask
+    ) -> ShardDone:
+        year = normalise_year(context.partition_key)
+        path = shard_path(Path(warehouse.path), year, task.la_code)
+        if not task.rebuild:
+            context.log.info(f"LA {task.la_code}: shard unchanged, reused")
+            return ShardDone(task.la_code, str(path), 0.0, True, {})
+        shard = build_shard(Path(warehouse.path), _selected(context, models), year,
+                            task.la_code, memory_limit=warehouse.memory_limit,
+                            threads=warehouse.threads)
+        context.log.info(
+            f"LA {task.la_code}: {sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
+        return ShardDone(task.la_code, str(shard.path), shard.seconds, False, shard.rows)
+
+    @dg.op(
+        name="assemble_year",
+        out={output_name(m): dg.Out(dg.Nothing, is_required=False) for m in models},
+        description="Replace the year in the warehouse with the union of the LA shards, "
+        "in one transaction.",
+    )
+    def assemble_op(
+        context: dg.OpExecutionContext, warehouse: Warehouse, shards: list[ShardDone]
+    ) -> Iterator[dg.Output[None]]:
+        year = normalise_year(context.partition_key)
+        chosen = _selected(context, models)
+        done = sorted(shards, key=lambda s: s.la_code)
+        with warehouse.connect() as conn:
+            rows = assemble(conn, chosen, year, [Path(s.path) for s in done])
+            schemas = {m.table: _column_schema(conn, m.table) for m in chosen}
+        las = ", ".join(s.la_code + (" (reused)" if s.reused else "") for s in done)
+        for model in chosen:
+            yield dg.Output(
+                None,
+                output_name(model),
+                metadata={
+                    "dagster/row_count": rows[model.table],
+                    "dagster/column_schema": schemas[model.table],
+                    "academic_year": year,
+                    "local_authorities": las or "none",
+                },
+            )
+
+    outputs = {output_name(m): dg.GraphOut() for m in models}
+
+    def compose(**upstream: None) -> dict[str, object]:
+        tasks = plan(**upstream)
+        built = tasks.map(build)
+        results = assemble_op(built.collect())
+        return dict(zip(outputs, results, strict=True))
+
+    # One graph input per upstream asset: the signature is set so Dagster sees them.
+    compose.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY) for name in inputs])
+    graph = dg.graph(name=GRAPH_NAME, description=__doc__, out=outputs)(compose)
+    return dg.AssetsDefinition.from_graph(
+        graph,
+        keys_by_input_name=inputs,
+        keys_by_output_name={output_name(m): m.key for m in models},
+        internal_asset_deps={output_name(m): set(m.deps) for m in models},
+        partitions_def=academic_year_partitions,
+        group_names_by_output_name={output_name(m): m.layer for m in models},
+        descriptions_by_output_name={output_name(m): m.description for m in models},
+        metadata_by_output_name={
+            output_name(m): {"path": str(m.path.relative_to(m.path.parents[2]))}
+            for m in models
+        },
+        tags_by_output_name={
+            output_name(m): {"dagster/kind/duckdb": "", "dagster/kind/sql": ""} for m in models
+        },
+        can_subset=True,
+    )
+
+
+@cache
+def yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
+    return build_yearly_asset(models_dir)
+
+
+def _column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    described = conn.execute(f"DESCRIBE {table}").fetchall()
+    return dg.TableSchema(columns=[dg.TableColumn(name=str(r[0]), type=str(r[1]))
+                                   for r in described])
