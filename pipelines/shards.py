@@ -305,3 +305,30 @@ def _refuse_overlaps(conn: duckdb.DuckDBPyConnection, models: Sequence[Model],
             f"({', '.join(shards[i].name for i in where)}): the LA assignment in "
             "pipelines/shards.py has drifted from the models"
         )
+
+
+def local_authorities_of(warehouse: Path, units: Sequence[tuple[int, str]],
+                         timeout_s: float = 5.0) -> dict[str, list[str]]:
+    """The LAs whose shards hold these (urn, academic_year) units, by academic year.
+
+    For a resubmission: only these LAs' shards need rebuilding. Raises duckdb.IOException
+    if another process is writing the warehouse for longer than `timeout_s`.
+    """
+    found: dict[str, list[str]] = {}
+    years = sorted({normalise_year(year) for _, year in units})
+    if not years:
+        return found
+    with duckdb.connect() as scratch:
+        attach_warehouse(scratch, warehouse, timeout_s)
+        scratch.execute("CREATE TABLE units(urn BIGINT, academic_year VARCHAR)")
+        scratch.executemany("INSERT INTO units VALUES (?, ?)",
+                            [(urn, normalise_year(year)) for urn, year in units])
+        for year in years:
+            scratch.execute(_SCHOOL_LA, {"year": year})
+            rows = scratch.execute(
+                "SELECT DISTINCT l.la_code FROM units u JOIN main.school_la l USING (urn) "
+                "WHERE u.academic_year = $year AND l.la_code IS NOT NULL ORDER BY 1",
+                {"year": year},
+            ).fetchall()
+            found[year] = [str(r[0]) for r in rows]
+    return found

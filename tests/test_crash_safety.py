@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -264,8 +265,13 @@ def files_outside(env: Env) -> list[str]:
     inside landing/; only _refused/ is new there)."""
     allowed_top = {"landing", "warehouse.duckdb", "warehouse.duckdb.wal",
                    "warehouse.duckdb.lock", "published", "dagster_home", "tmp",
-                   "gx"}  # the Great Expectations working project beside the warehouse
+                   "gx",  # the Great Expectations working project beside the warehouse
+                   "warehouse.duckdb.shards"}  # one DuckDB file per LA and year
     problems = [p.name for p in env.root.iterdir() if p.name not in allowed_top]
+    shards = env.root / "warehouse.duckdb.shards"
+    if shards.exists():  # only finished shard files: a killed run's scratch is cleared
+        problems += [str(p.relative_to(env.root)) for p in shards.rglob("*")
+                     if p.is_file() and not re.fullmatch(r"la_\w+\.duckdb", p.name)]
     problems += [str(p.relative_to(env.root)) for p in env.landing.iterdir()
                  if p.name not in ("spend", "allocations", "outcomes", "voice", "_refused",
                                    "manifest.json")]

@@ -156,3 +156,32 @@ def test_the_shards_add_up_to_a_whole_warehouse_run(runs: dict[str, Any],
                 assert extra == 0, f"{model.table}: {extra} rows differ"
             (rows,) = conn.execute(f"SELECT count(*) FROM {model.table}").fetchone() or (0,)
             assert rows > 0 or model.name.startswith("ind_"), model.table
+
+
+def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
+    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipelines.automation.jobs import YEARLY_MODELS_JOB
+    from pipelines.automation.sensors import yearly_run_config
+    from pipelines.definitions import build_definitions
+    from pipelines.shards import shard_path
+
+    env = runs["parallel"]
+    for name, key in (("landing", "IMF_LANDING_DIR"), ("warehouse", "IMF_WAREHOUSE"),
+                      ("publish", "IMF_PUBLISH_DIR"), ("home", "DAGSTER_HOME")):
+        monkeypatch.setenv(key, str(env[name]))
+    monkeypatch.setenv("IMF_PSEUDONYM_KEY", "parallel-test-key-not-secret")
+    shards = {la: shard_path(env["warehouse"], YEAR, la) for la in LAS}
+    before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
+    with duckdb.connect(str(env["warehouse"]), read_only=True) as conn:
+        expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+
+    with dg.DagsterInstance.get() as instance:
+        result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
+            instance=instance, partition_key=YEAR, run_config=yearly_run_config(["857"]))
+    assert result.success
+    assert shards["805"].stat().st_mtime_ns == before["805"]  # reused
+    assert shards["857"].stat().st_mtime_ns > before["857"]  # rebuilt
+    with duckdb.connect(str(env["warehouse"]), read_only=True) as conn:
+        after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    assert after == expected and {row[0] for row in after} == set(LAS)

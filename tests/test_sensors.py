@@ -34,6 +34,7 @@ from pipelines.automation.sensors import (
     landing_run_key,
     models_then_publish_sensor,
     run_failure_summary,
+    yearly_run_config,
 )
 from pipelines.settings import ImfSettings
 
@@ -97,6 +98,18 @@ def _warehouse(path: Path, units: list[tuple[str, str, int, str]],
         )
     for entry in log:
         conn.execute("INSERT INTO audit.submission_log VALUES (?, ?, ?, ?, ?)", entry)
+    # The register and groups, for which LAs' shards a resubmission rebuilds: 100001 and
+    # 100002 count in LA 999 (register); 100003 is registered in 777 but belongs to a
+    # group of LA 888, and counts there.
+    conn.execute("CREATE SCHEMA ref")
+    conn.execute("CREATE TABLE ref.schools AS SELECT * FROM (VALUES (100001, '999'), "
+                 "(100002, '999'), (100003, '777')) t(urn, la_code)")
+    conn.execute("CREATE TABLE ref.urn_current AS SELECT urn, urn AS current_urn "
+                 "FROM ref.schools")
+    conn.execute("CREATE TABLE ref.partnership_groups AS SELECT 'G8' AS group_id, "
+                 "'888' AS la_code")
+    conn.execute("CREATE TABLE ref.group_membership AS SELECT 100003 AS urn, "
+                 "'G8' AS group_id, '2023/24' AS from_year, NULL::VARCHAR AS to_year")
     conn.close()
 
 
@@ -255,6 +268,8 @@ def test_resubmission_rebuilds_only_its_year_then_publishes(settings, instance, 
     ]
     assert requests[0].run_key == f"{ingest.run_id}:2024/25"
     assert requests[0].tags[TAG_BATCH] == ingest.run_id
+    # Only the shard of the LA school 100003 counts in (its group's) is rebuilt.
+    assert requests[0].run_config == yearly_run_config(["888"])
 
     # Nothing more until the yearly run has succeeded: publish never runs first.
     assert _chain(settings, instance, defs, cursor)[0] == []

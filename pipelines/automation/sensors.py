@@ -49,8 +49,11 @@ from pipelines.automation.jobs import (
 )
 from pipelines.automation.landing import is_settling, landing_files, submission_id
 from pipelines.automation.partitions import ACADEMIC_YEAR, academic_year_partitions
+from pipelines.models import normalise_year
 from pipelines.resources.warehouse import WarehouseBusy, table_exists, writer_lock
 from pipelines.settings import ImfSettings
+from pipelines.shards import local_authorities_of
+from pipelines.yearly import GRAPH_NAME, PLAN_OP
 
 SENSOR_INTERVAL_S = 30
 # Above this many submissions in one run the tag would be unwieldy in the UI, and so many
@@ -121,6 +124,20 @@ def affected_years(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -
         conn, "submission_units", "academic_year", ids, where="academic_year IS NOT NULL"
     )
     return [str(r[0]) for r in rows]
+
+
+def affected_units(conn: duckdb.DuckDBPyConnection | None,
+                   ids: Iterable[str]) -> list[tuple[int, str]]:
+    """The (urn, academic_year) units these submissions cover."""
+    rows = _for_submissions(conn, "submission_units", "urn, academic_year", ids,
+                            where="academic_year IS NOT NULL AND urn IS NOT NULL")
+    return [(int(str(r[0])), str(r[1])) for r in rows]
+
+
+def yearly_run_config(local_authorities: Sequence[str]) -> dict[str, object]:
+    """Run config for a yearly run that rebuilds only these LAs' shards (others reused)."""
+    return {"ops": {GRAPH_NAME: {"ops": {PLAN_OP: {"config": {
+        "local_authorities": sorted(local_authorities)}}}}}}
 
 
 def refusals(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> list[str]:
@@ -346,11 +363,16 @@ def models_then_publish_sensor(
             continue
         mode = _follow_on(run)
         ids = [s for s in run.tags.get(TAG_SUBMISSIONS, "").split(",") if s]
+        scoped: dict[str, list[str]] = {}  # year -> the only LAs to rebuild
         if mode == FOLLOW_ON_AFFECTED and ids:
             try:
                 with read_warehouse(settings.warehouse_path) as conn:
                     years = affected_years(conn, ids)
                     refused = refusals(conn, ids)
+                    units = affected_units(conn, ids)
+                scoped = local_authorities_of(settings.warehouse_path, units, _LOCK_WAIT_S)
+            except duckdb.CatalogException as error:  # no register loaded: rebuild every LA
+                context.log.warning(f"Rebuilding every LA's shard: {error}")
             except (WarehouseBusy, duckdb.IOException):
                 messages.append("A run is writing the warehouse; will look again shortly.")
                 break  # cursor stays before this run: it is handled next tick
@@ -362,18 +384,23 @@ def models_then_publish_sensor(
         keys = [_partition_key(year, years_known) for year in years]
         new_years.update(k for k in keys if k not in years_known)
         batch_tags = {TAG_BATCH: run.run_id}
-        for key in keys:
+        for year, key in zip(years, keys, strict=True):
+            las = scoped.get(normalise_year(year), [])
             requests.append(
                 dg.RunRequest(
                     job_name=yearly_models_job.name,
                     partition_key=key,
                     run_key=f"{run.run_id}:{key}",
                     tags=batch_tags,
+                    # A resubmission rebuilds only its LAs' shards; the rest are reused.
+                    run_config=yearly_run_config(las) if las else {},
                 )
             )
         if keys:
             state.pending[run.run_id] = {"years": keys, "since": time.time()}
-            messages.append(f"ingest {run.run_id[:8]}: models for {', '.join(keys)}")
+            scope = "; ".join(f"{y}: LA {', '.join(las)}" for y, las in sorted(scoped.items()))
+            messages.append(f"ingest {run.run_id[:8]}: models for {', '.join(keys)}"
+                            + (f" (shards rebuilt only for {scope})" if scope else ""))
         else:
             # Nothing for the models to do (e.g. every file was refused); publish anyway so
             # the audit bundle's submission log shows what was received and why refused.
