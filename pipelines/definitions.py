@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines import models
+from pipelines import model_defs as models
 from pipelines.audit import defs as audit
 from pipelines.automation import defs as automation
 from pipelines.automation.jobs import JOBS

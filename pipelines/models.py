@@ -15,7 +15,8 @@ Materialisation:
   so a resubmission for one year re-runs only that year;
 - unpartitioned models are `CREATE OR REPLACE TABLE … AS <sql>`.
 
-`run_model` does the same without Dagster, for tests and scripts.
+`run_model` does the same without Dagster, for tests and scripts. The Dagster definitions
+are in model_defs.py (the yearly models are built per local authority: yearly.py).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the nested asset function's
@@ -24,14 +25,12 @@ Materialisation:
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from pipelines.catalog import parse_header
-from pipelines.indicators.assets import disclosure_control, published_values
 from pipelines.resources.warehouse import Warehouse, table_exists
 from pipelines.settings import MODELS_DIR
 
@@ -357,19 +356,3 @@ def build_asset(model: Model) -> dg.AssetsDefinition:
             metadata={"dagster/row_count": rows, "dagster/column_schema": schema})
 
     return _asset
-
-
-@cache
-def model_assets(models_dir: Path = MODELS_DIR) -> tuple[dg.AssetsDefinition, ...]:
-    """The yearly models (one graph-backed asset, built per LA: yearly.py), then one asset
-    per unpartitioned model."""
-    from pipelines.yearly import yearly_asset  # yearly.py builds on this module
-
-    rollups = tuple(build_asset(m) for m in load_models(models_dir) if not m.partitioned)
-    return (yearly_asset(models_dir), *rollups)
-
-
-defs = dg.Definitions(
-    assets=[*model_assets(), published_values],
-    asset_checks=[disclosure_control],
-)

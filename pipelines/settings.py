@@ -24,6 +24,9 @@ ENV_DEFAULTS: dict[str, str] = {
     "IMF_WAREHOUSE": str(DATA_DIR / "warehouse.duckdb"),
     "IMF_PUBLISH_DIR": str(DATA_DIR / "published"),
     "IMF_SUPPRESSION_THRESHOLD": "10",
+    # DuckDB's working memory per connection (it spills to disk beyond it); with the
+    # Python around it, a national run peaks below 8 GiB.
+    "IMF_DUCKDB_MEMORY_LIMIT": "5GB",
 }
 DEMO_KEY_FILE = DATA_DIR / "pseudonym.key"
 

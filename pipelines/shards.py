@@ -161,8 +161,14 @@ def local_authorities(conn: duckdb.DuckDBPyConnection, warehouse: Path,
     return sorted({str(la) for _, la in rows})
 
 
-def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
-    """The SELECT behind one input view: the warehouse table narrowed to this shard."""
+def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str, urns: str) -> str:
+    """The SELECT behind one input view: the warehouse table narrowed to this shard.
+
+    `urns` is the shard's URNs as a literal list: DuckDB pushes a constant IN-list into
+    the table scan (checked against each row group's min/max, and before the other
+    columns are read), where a subquery would be a join after reading every row of a
+    national raw table once per LA.
+    """
     columns = _columns(conn, "wh", table)
     where = []
     if table == "ref.group_membership":
@@ -170,10 +176,10 @@ def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
         return (
             "SELECT m.* FROM wh.ref.group_membership AS m "
             "LEFT JOIN wh.ref.urn_current AS c ON c.urn = m.urn "
-            "WHERE coalesce(c.current_urn, m.urn) IN (SELECT urn FROM main.shard_scope)"
+            f"WHERE coalesce(c.current_urn, m.urn) IN ({urns})"
         )
     if not table.startswith("ref.") and "urn" in columns:
-        where.append("urn IN (SELECT urn FROM main.shard_scope)")
+        where.append(f"urn IN ({urns})")
     if not table.startswith("ref.") and "academic_year" in columns:
         where.append(f"academic_year = '{year}'")
     return f"SELECT * FROM wh.{table}" + (f" WHERE {' AND '.join(where)}" if where else "")
@@ -199,11 +205,13 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
             "WHERE la_code = $la UNION SELECT current_urn FROM main.school_la WHERE la_code = $la",
             {"la": la_code},
         )
+        scope = conn.execute("SELECT urn FROM main.shard_scope ORDER BY urn").fetchall()
+        urns = ", ".join(str(int(urn)) for (urn,) in scope) or "NULL"
         views = input_tables(models)
         for table in views:
             schema = table.split(".", 1)[0]
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            conn.execute(f"CREATE VIEW {table} AS {_scope_view(conn, table, year)}")
+            conn.execute(f"CREATE VIEW {table} AS {_scope_view(conn, table, year, urns)}")
         conn.execute("BEGIN TRANSACTION")
         for model in models:
             rows[model.table] = replace_year(conn, model.table, model.select, year, model.path)

@@ -242,7 +242,8 @@ def _run_locked(warehouse: Warehouse, warehouse_path: Path, data_docs_dir: Path,
     if runnable:
         with gxr.disposing_engines():
             context = gxr.open_context(root)
-            datasource = gxr.add_warehouse(context, warehouse_path)
+            datasource = gxr.add_warehouse(context, warehouse_path, warehouse.memory_limit,
+                                             warehouse.threads)
             definitions = []
             for spec in runnable:
                 asset = datasource.add_table_asset(

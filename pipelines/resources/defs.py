@@ -13,6 +13,7 @@ def resource_defs() -> dg.Definitions:
     return dg.Definitions(
         resources={
             "settings": settings,
-            "warehouse": Warehouse(path=env("IMF_WAREHOUSE")),
+            "warehouse": Warehouse(path=env("IMF_WAREHOUSE"),
+                                   memory_limit=env("IMF_DUCKDB_MEMORY_LIMIT")),
         }
     )

@@ -142,14 +142,21 @@ def duckdb_url(warehouse_path: Path) -> str:
     return f"duckdb:///{Path(warehouse_path).resolve()}"
 
 
-def add_warehouse(context: FileDataContext, warehouse_path: Path) -> Any:
-    """The warehouse as a read-only SQL datasource (see module docstring)."""
+def add_warehouse(context: FileDataContext, warehouse_path: Path,
+                  memory_limit: str = "4GB", threads: int = 2) -> Any:
+    """The warehouse as a read-only SQL datasource (see module docstring).
+
+    DuckDB's own memory limit (default 80% of RAM) is set like the warehouse's: the
+    uniqueness expectations on national fact tables otherwise build hash tables of
+    several GiB instead of spilling to disk.
+    """
     return context.data_sources.add_or_update_sql(  # type: ignore[call-arg]
         name=DATASOURCE,
         connection_string=duckdb_url(warehouse_path),
         # Temp tables are a write; GX does not need them for whole-table batches.
         create_temp_table=False,
-        kwargs={"connect_args": {"read_only": True}},
+        kwargs={"connect_args": {"read_only": True, "config": {
+            "memory_limit": memory_limit, "threads": threads}}},
     )
 
 

@@ -93,7 +93,7 @@ class Warehouse(dg.ConfigurableResource):
     """A DuckDB database file with the layered schemas of the flow."""
 
     path: str
-    memory_limit: str = "8GB"
+    memory_limit: str = "5GB"
     threads: int = 2
     lock_timeout_s: float = 3600
 

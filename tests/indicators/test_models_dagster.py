@@ -10,7 +10,7 @@ from dagster import DagsterInstance
 
 from pipelines.automation.partitions import ACADEMIC_YEAR
 from pipelines.indicators.assets import disclosure_control, published_values
-from pipelines.models import defs, model_assets
+from pipelines.model_defs import defs, model_assets
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
 
