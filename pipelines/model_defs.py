@@ -11,7 +11,7 @@ import dagster as dg
 from pipelines.indicators.assets import disclosure_control, published_values
 from pipelines.models import build_asset, load_models
 from pipelines.settings import MODELS_DIR
-from pipelines.yearly import yearly_asset
+from pipelines.yearly import la_shards_spec, yearly_asset
 
 
 @cache
@@ -21,6 +21,6 @@ def model_assets(models_dir: Path = MODELS_DIR) -> tuple[dg.AssetsDefinition, ..
 
 
 defs = dg.Definitions(
-    assets=[*model_assets(), published_values],
+    assets=[la_shards_spec(), *model_assets(), published_values],
     asset_checks=[disclosure_control],
 )

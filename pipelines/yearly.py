@@ -26,7 +26,12 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipelines.automation.partitions import academic_year_partitions
+from pipelines.automation.partitions import (
+    ACADEMIC_YEAR,
+    LOCAL_AUTHORITY,
+    academic_year_partitions,
+    la_shard_partitions,
+)
 from pipelines.models import Model, load_models, normalise_year, ordered
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import MODELS_DIR
@@ -41,6 +46,9 @@ from pipelines.shards import (
 
 GRAPH_NAME = "models_by_local_authority"
 PLAN_OP = "plan_local_authorities"
+# Each shard built is recorded as a partition (academic year by LA) of this asset, so the
+# UI shows which LA's shard was built when, from which run, with its row counts.
+LA_SHARDS_KEY = dg.AssetKey(["la_shards", "models_by_local_authority"])
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,9 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
             las = local_authorities(scratch, Path(warehouse.path), chosen, year)
         for path in remove_stale(Path(warehouse.path), year, las):
             context.log.info(f"removed {path.name} (no longer has data for {year})")
+        known = set(context.instance.get_dynamic_partitions(LOCAL_AUTHORITY))
+        if set(las) - known:
+            context.instance.add_dynamic_partitions(LOCAL_AUTHORITY, sorted(set(las) - known))
         wanted = {m.table for m in chosen}
         only = set(config.local_authorities)
         context.log.info(f"{year}: {len(las)} local authorities: {', '.join(las) or 'none'}")
@@ -126,6 +137,18 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
                             threads=warehouse.threads)
         context.log.info(
             f"LA {task.la_code}: {sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
+        context.log_event(dg.AssetMaterialization(
+            asset_key=LA_SHARDS_KEY,
+            partition=dg.MultiPartitionKey(
+                {ACADEMIC_YEAR: context.partition_key, LOCAL_AUTHORITY: task.la_code}),
+            metadata={
+                "path": dg.MetadataValue.path(str(shard.path)),
+                "seconds": round(shard.seconds, 2),
+                "rows": dg.MetadataValue.md("\n".join(
+                    ["| table | rows |", "|---|---:|"]
+                    + [f"| {table} | {rows:,} |" for table, rows in shard.rows.items()])),
+            },
+        ))
         return ShardDone(task.la_code, str(shard.path), shard.seconds, False, shard.rows)
 
     @dg.op(
@@ -190,6 +213,23 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
 @cache
 def yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
     return build_yearly_asset(models_dir)
+
+
+def la_shards_spec(models_dir: Path = MODELS_DIR) -> dg.AssetSpec:
+    """The LA shards as an asset of their own: recorded, partition by partition, by the
+    `build_la_shard` steps of the yearly runs (it is not materialised on its own)."""
+    return dg.AssetSpec(
+        LA_SHARDS_KEY,
+        deps=list(_external_inputs(yearly_models(models_dir)).values()),
+        group_name="la_shards",
+        partitions_def=la_shard_partitions,
+        kinds={"duckdb"},
+        description="One DuckDB file per academic year and local authority "
+        "(`<IMF_WAREHOUSE>.shards/<yyyy-yy>/la_<code>.duckdb`): that LA's yearly models, "
+        "built from the warehouse read-only by a `yearly_models` run, side by side with "
+        "the other LAs', then assembled into the warehouse. Working files: rebuilt when "
+        "needed, never a source.",
+    )
 
 
 def _column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:

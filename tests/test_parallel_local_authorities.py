@@ -61,6 +61,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 instance=instance, tags=RUN_TAGS).success
             result = run_year_in_parallel(instance, YEAR, max_concurrent=2)
             assert result.success, [e.message for e in result.all_events if e.is_failure]
+            from pipelines.yearly import LA_SHARDS_KEY
+
+            out["shard_partitions"] = instance.get_materialized_partitions(LA_SHARDS_KEY)
             out["parallel_log"] = [
                 (entry.step_key, entry.dagster_event.event_type_value, entry.timestamp,
                  entry.dagster_event.pid)
@@ -95,6 +98,8 @@ def test_each_local_authority_is_built_in_its_own_process_at_the_same_time(
     assert sorted(steps) == sorted(
         f"models_by_local_authority.build_la_shard[la_{la}]" for la in LAS)
     first, second = steps.values()
+    # Each shard built is recorded as a (year, LA) partition of the LA shards asset.
+    assert runs["shard_partitions"] == {f"{YEAR}|{la}" for la in LAS}
     assert first["pid"] != second["pid"]
     # Both processes were launched before either step finished: the executor ran them side
     # by side. (Their SQL takes under a second here, less than a worker's start-up, so
