@@ -194,8 +194,11 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     scratch.unlink(missing_ok=True)
+    # Row order inside a table means nothing here (every reader sorts or aggregates), and
+    # not keeping it lets DuckDB insert in parallel.
     conn = duckdb.connect(str(scratch), config={"memory_limit": memory_limit,
-                                                "threads": threads})
+                                                "threads": threads,
+                                                "preserve_insertion_order": False})
     rows: dict[str, int] = {}
     try:
         attach_warehouse(conn, warehouse)
@@ -270,6 +273,9 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
     """
     year = normalise_year(academic_year)
     aliases = [f"shard_{i}" for i in range(len(shards))]
+    # As in build_shard: insert in parallel (measured at national scale: the largest
+    # table's copy and checkpoint take 12 s instead of 21 s). Only for this connection.
+    conn.execute("SET preserve_insertion_order = false")
     for alias, path in zip(aliases, shards, strict=True):
         conn.execute(f"ATTACH '{_sql_path(path)}' AS {alias} (READ_ONLY)")
     try:
