@@ -23,6 +23,7 @@ from pipelines.automation.jobs import (
     YEARLY_MODELS_JOB,
 )
 from pipelines.automation.partitions import ACADEMIC_YEAR
+from pipelines.automation.sensors import yearly_run_config
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 RUN_TAGS = {TAG_FOLLOW_ON: FOLLOW_ON_NONE, "imf/trigger": "imf run"}
@@ -108,7 +109,7 @@ def run_year_in_parallel(
     return dg.execute_job(
         dg.reconstructable(yearly_models_job),
         instance=instance,
-        run_config={"execution": {"config": {"multiprocess": {"max_concurrent": max_concurrent}}}},
+        run_config=yearly_run_config(parallel_shards=max_concurrent),
         tags={**RUN_TAGS, **(tags or {}), "dagster/partition": academic_year},
         raise_on_error=False,
     )

@@ -27,6 +27,8 @@ ENV_DEFAULTS: dict[str, str] = {
     # DuckDB's working memory per connection (it spills to disk beyond it); with the
     # Python around it, a national run peaks below 8 GiB.
     "IMF_DUCKDB_MEMORY_LIMIT": "5GB",
+    # How many LA shards a sensor-launched yearly run builds at once (1: in one process).
+    "IMF_PARALLEL_SHARDS": "1",
 }
 DEMO_KEY_FILE = DATA_DIR / "pseudonym.key"
 
@@ -73,6 +75,7 @@ class ImfSettings(dg.ConfigurableResource):
     publish_dir: str
     pseudonym_key: str
     suppression_threshold: int = 10
+    parallel_shards: int = 1
 
     @classmethod
     def from_env(cls) -> ImfSettings:
@@ -83,6 +86,7 @@ class ImfSettings(dg.ConfigurableResource):
             publish_dir=env("IMF_PUBLISH_DIR"),
             pseudonym_key=dg.EnvVar("IMF_PSEUDONYM_KEY"),
             suppression_threshold=int(env("IMF_SUPPRESSION_THRESHOLD")),
+            parallel_shards=int(env("IMF_PARALLEL_SHARDS")),
         )
 
     @property

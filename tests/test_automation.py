@@ -115,3 +115,21 @@ def test_instance_config_queues_runs_one_at_a_time(tmp_path: Path,
     raw = yaml.safe_load((REPO / "dagster.yaml").read_text())
     assert raw["telemetry"] == {"enabled": False}
     assert "storage" not in raw  # local SQLite under DAGSTER_HOME for the embedded default
+
+
+def test_yearly_runs_build_shards_in_process_unless_asked_for_parallel() -> None:
+    from pipelines.automation.sensors import yearly_run_config
+    from pipelines.definitions import build_definitions
+
+    # One LA (an LA's own deployment): a process per step would only add start-up time.
+    in_process = {"execution": {"config": {"in_process": {}}}}
+    assert yearly_run_config() == in_process
+    job = build_definitions().resolve_job_def(YEARLY_MODELS_JOB)  # launched from the UI
+    assert job.partitioned_config is not None
+    assert job.partitioned_config.get_run_config_for_partition_key("2025/26") == in_process
+    # IMF_PARALLEL_SHARDS=3: the sensors' runs build up to three LAs at once.
+    assert yearly_run_config(["805"], 3) == {
+        "ops": {"models_by_local_authority": {"ops": {"plan_local_authorities": {
+            "config": {"local_authorities": ["805"]}}}}},
+        "execution": {"config": {"multiprocess": {"max_concurrent": 3}}},
+    }

@@ -90,15 +90,20 @@ ingest_job = dg.define_asset_job(
     **_COMMON,  # type: ignore[arg-type]
 )
 # The yearly models build one shard per local authority, each reading the warehouse
-# read-only and writing its own file, so they can run side by side: runs launched by the
-# daemon use the multiprocess executor by default (set `execution: config: in_process: {}`
-# in the launchpad to run in one process); `imf run` runs in process.
+# read-only and writing its own file, so they can run side by side under the
+# multiprocess executor. By default they run in process: with one LA (an LA's own
+# deployment) a process per step only adds start-up time. `IMF_PARALLEL_SHARDS` > 1 makes
+# the runs the sensors request use the multiprocess executor (sensors.yearly_run_config);
+# the launchpad can choose either for a single run.
+IN_PROCESS: dict[str, object] = {"execution": {"config": {"in_process": {}}}}
+
 yearly_models_job = dg.define_asset_job(
     YEARLY_MODELS_JOB,
     selection=YEARLY_SELECTION,  # partitioned by academic year, inferred from the assets
     description="Rebuild staging, marts and indicator cells for one academic year, "
     "one shard per local authority, then assemble them into the warehouse.",
     executor_def=dg.multi_or_in_process_executor,
+    config=IN_PROCESS,
     op_retry_policy=STEP_RETRY_POLICY,
 )
 publish_job = dg.define_asset_job(

@@ -39,6 +39,7 @@ from pipelines.automation.jobs import (
     FOLLOW_ON_AFFECTED,
     FOLLOW_ON_ALL,
     FOLLOW_ON_NONE,
+    IN_PROCESS,
     INGEST_JOB,
     TAG_BATCH,
     TAG_FOLLOW_ON,
@@ -134,10 +135,19 @@ def affected_units(conn: duckdb.DuckDBPyConnection | None,
     return [(int(str(r[0])), str(r[1])) for r in rows]
 
 
-def yearly_run_config(local_authorities: Sequence[str]) -> dict[str, object]:
-    """Run config for a yearly run that rebuilds only these LAs' shards (others reused)."""
-    return {"ops": {GRAPH_NAME: {"ops": {PLAN_OP: {"config": {
-        "local_authorities": sorted(local_authorities)}}}}}}
+def yearly_run_config(local_authorities: Sequence[str] = (),
+                      parallel_shards: int = 1) -> dict[str, object]:
+    """Run config for a yearly run: rebuild only these LAs' shards (others reused; none
+    given: every LA), building up to `parallel_shards` at once in separate processes."""
+    config: dict[str, object] = {}
+    if local_authorities:
+        config["ops"] = {GRAPH_NAME: {"ops": {PLAN_OP: {"config": {
+            "local_authorities": sorted(local_authorities)}}}}}
+    # Always explicit: a request's run config replaces the job's default, it is not merged.
+    config["execution"] = (
+        {"config": {"multiprocess": {"max_concurrent": parallel_shards}}}
+        if parallel_shards > 1 else IN_PROCESS["execution"])
+    return config
 
 
 def refusals(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> list[str]:
@@ -393,7 +403,7 @@ def models_then_publish_sensor(
                     run_key=f"{run.run_id}:{key}",
                     tags=batch_tags,
                     # A resubmission rebuilds only its LAs' shards; the rest are reused.
-                    run_config=yearly_run_config(las) if las else {},
+                    run_config=yearly_run_config(las, settings.parallel_shards),
                 )
             )
         if keys:
