@@ -328,7 +328,7 @@ def ordered(models: Sequence[Model]) -> list[Model]:
     return list(done.values())
 
 
-def _column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[dg.TableColumn(name=name, type=kind) for name, kind in _shape(conn, table)]
     )
@@ -351,7 +351,7 @@ def build_asset(model: Model) -> dg.AssetsDefinition:
     def _asset(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.transaction() as conn:
             rows = run_model(conn, model)
-            schema = _column_schema(conn, model.table)
+            schema = column_schema(conn, model.table)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": rows, "dagster/column_schema": schema})
 

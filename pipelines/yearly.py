@@ -32,10 +32,11 @@ from pipelines.automation.partitions import (
     academic_year_partitions,
     la_shard_partitions,
 )
-from pipelines.models import Model, load_models, normalise_year, ordered
+from pipelines.models import Model, column_schema, load_models, normalise_year, ordered
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import MODELS_DIR
 from pipelines.shards import (
+    Shard,
     assemble,
     build_shard,
     local_authorities,
@@ -55,15 +56,6 @@ LA_SHARDS_KEY = dg.AssetKey(["la_shards", "models_by_local_authority"])
 class ShardTask:
     la_code: str
     rebuild: bool
-
-
-@dataclass(frozen=True)
-class ShardDone:
-    la_code: str
-    path: str
-    seconds: float
-    reused: bool
-    rows: dict[str, int]
 
 
 class ShardPlanConfig(dg.Config):
@@ -126,12 +118,12 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
            description="Run the year's models for one local authority into its shard file.")
     def build(
         context: dg.OpExecutionContext, warehouse: Warehouse, task: ShardTask
-    ) -> ShardDone:
+    ) -> Shard:
         year = normalise_year(context.partition_key)
         path = shard_path(Path(warehouse.path), year, task.la_code)
         if not task.rebuild:
             context.log.info(f"LA {task.la_code}: shard unchanged, reused")
-            return ShardDone(task.la_code, str(path), 0.0, True, {})
+            return Shard(task.la_code, path, rows={}, seconds=0.0, reused=True)
         shard = build_shard(Path(warehouse.path), _selected(context, models), year,
                             task.la_code, memory_limit=warehouse.memory_limit,
                             threads=warehouse.threads)
@@ -149,7 +141,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
                     + [f"| {table} | {rows:,} |" for table, rows in shard.rows.items()])),
             },
         ))
-        return ShardDone(task.la_code, str(shard.path), shard.seconds, False, shard.rows)
+        return shard
 
     @dg.op(
         name="assemble_year",
@@ -158,14 +150,14 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         "in one transaction.",
     )
     def assemble_op(
-        context: dg.OpExecutionContext, warehouse: Warehouse, shards: list[ShardDone]
+        context: dg.OpExecutionContext, warehouse: Warehouse, shards: list[Shard]
     ) -> Iterator[dg.Output[None]]:
         year = normalise_year(context.partition_key)
         chosen = _selected(context, models)
         done = sorted(shards, key=lambda s: s.la_code)
         with warehouse.connect() as conn:
-            rows = assemble(conn, chosen, year, [Path(s.path) for s in done])
-            schemas = {m.table: _column_schema(conn, m.table) for m in chosen}
+            rows = assemble(conn, chosen, year, [s.path for s in done])
+            schemas = {m.table: column_schema(conn, m.table) for m in chosen}
         las = ", ".join(s.la_code + (" (reused)" if s.reused else "") for s in done)
         for model in chosen:
             yield dg.Output(
@@ -230,9 +222,3 @@ def la_shards_spec(models_dir: Path = MODELS_DIR) -> dg.AssetSpec:
         "the other LAs', then assembled into the warehouse. Working files: rebuilt when "
         "needed, never a source.",
     )
-
-
-def _column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
-    described = conn.execute(f"DESCRIBE {table}").fetchall()
-    return dg.TableSchema(columns=[dg.TableColumn(name=str(r[0]), type=str(r[1]))
-                                   for r in described])

@@ -25,6 +25,26 @@ class ImfEnv:
     key: str
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def point_at(root: Path, mp: pytest.MonkeyPatch, key: str = TEST_KEY) -> ImfEnv:
+    """IMF_* and DAGSTER_HOME (an instance configured by the repository's dagster.yaml)
+    pointing into `root`, for tests that run whole jobs; idempotent, so a test can point
+    back at an environment a fixture made."""
+    env = ImfEnv(root, root / "landing", root / "warehouse.duckdb", root / "published", key)
+    home = root / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
+    mp.setenv("IMF_LANDING_DIR", str(env.landing))
+    mp.setenv("IMF_WAREHOUSE", str(env.warehouse))
+    mp.setenv("IMF_PUBLISH_DIR", str(env.publish))
+    mp.setenv("IMF_PSEUDONYM_KEY", env.key)
+    mp.setenv("DAGSTER_HOME", str(home))
+    return env
+
+
 @pytest.fixture
 def imf_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ImfEnv]:
     """IMF_* variables pointing into a fresh temporary folder."""

@@ -4,12 +4,11 @@ configured by the repository's dagster.yaml, a real DuckDB file and real outputs
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
-from conftest import ImfEnv
+from conftest import ImfEnv, point_at
 
 
 @pytest.fixture(scope="module")
@@ -18,16 +17,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
     root = tmp_path_factory.mktemp("e2e")
     mp = pytest.MonkeyPatch()
-    env = ImfEnv(root, root / "landing", root / "warehouse.duckdb", root / "published",
-                 "e2e-test-key-not-secret")
-    mp.setenv("IMF_LANDING_DIR", str(env.landing))
-    mp.setenv("IMF_WAREHOUSE", str(env.warehouse))
-    mp.setenv("IMF_PUBLISH_DIR", str(env.publish))
-    mp.setenv("IMF_PSEUDONYM_KEY", env.key)
-    home = root / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").symlink_to(Path(__file__).resolve().parents[1] / "dagster.yaml")
-    mp.setenv("DAGSTER_HOME", str(home))
+    env = point_at(root, mp, "e2e-test-key-not-secret")
     manifest = generate(env.landing, scale="demo", years=3, seed=7, fault_rate=0.002)
 
     from pipelines.definitions import build_definitions

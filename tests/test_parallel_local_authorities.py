@@ -11,26 +11,18 @@ from typing import Any
 import dagster as dg
 import duckdb
 import pytest
+from conftest import ImfEnv, point_at
 
 from pipelines.generate import generate
 
 LAS = ("805", "857")  # Hartlepool and Rutland: two small LAs with partnership groups
 YEAR = "2025/26"
-REPO = Path(__file__).resolve().parents[1]
+KEY = "parallel-test-key-not-secret"
 
 
-def _environment(root: Path, landing: Path, mp: pytest.MonkeyPatch) -> dict[str, Path]:
-    env = {"landing": root / "landing", "warehouse": root / "warehouse.duckdb",
-           "publish": root / "published", "home": root / "dagster_home"}
-    shutil.copytree(landing, env["landing"])  # copy2: same bytes and mtimes
-    env["home"].mkdir()
-    (env["home"] / "dagster.yaml").symlink_to(REPO / "dagster.yaml")
-    mp.setenv("IMF_LANDING_DIR", str(env["landing"]))
-    mp.setenv("IMF_WAREHOUSE", str(env["warehouse"]))
-    mp.setenv("IMF_PUBLISH_DIR", str(env["publish"]))
-    mp.setenv("IMF_PSEUDONYM_KEY", "parallel-test-key-not-secret")
-    mp.setenv("DAGSTER_HOME", str(env["home"]))
-    return env
+def _environment(root: Path, landing: Path, mp: pytest.MonkeyPatch) -> ImfEnv:
+    shutil.copytree(landing, root / "landing")  # copy2: same bytes and mtimes
+    return point_at(root, mp, KEY)
 
 
 @pytest.fixture(scope="module")
@@ -116,13 +108,13 @@ def _ees_files(publish: Path) -> dict[str, bytes]:
 
 
 def test_published_tables_are_identical_to_a_serial_run(runs: dict[str, Any]) -> None:
-    serial, parallel = _ees_files(runs["serial"]["publish"]), _ees_files(
-        runs["parallel"]["publish"])
+    serial, parallel = _ees_files(runs["serial"].publish), _ees_files(
+        runs["parallel"].publish)
     assert sorted(serial) == sorted(parallel)
     for name, content in serial.items():
         assert parallel[name] == content, name
-    with duckdb.connect(str(runs["serial"]["warehouse"]), read_only=True) as conn:
-        conn.execute(f"ATTACH '{runs['parallel']['warehouse']}' AS p (READ_ONLY)")
+    with duckdb.connect(str(runs["serial"].warehouse), read_only=True) as conn:
+        conn.execute(f"ATTACH '{runs['parallel'].warehouse}' AS p (READ_ONLY)")
         for table in ("indicators.published_values", "indicators.indicator_values",
                       "marts.fct_pupil_years", "marts.fct_respondent_domains"):
             left = conn.execute(f"SELECT count(*) FROM (FROM {table} EXCEPT ALL "
@@ -141,7 +133,7 @@ def test_the_shards_add_up_to_a_whole_warehouse_run(runs: dict[str, Any],
     from pipelines.yearly import yearly_models
 
     whole = tmp_path / "whole.duckdb"
-    shutil.copy(runs["serial"]["warehouse"], whole)
+    shutil.copy(runs["serial"].warehouse, whole)
     models = yearly_models()
     with duckdb.connect(str(whole)) as conn:
         for model in models:
@@ -171,14 +163,10 @@ def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
     from pipelines.definitions import build_definitions
     from pipelines.shards import shard_path
 
-    env = runs["parallel"]
-    for name, key in (("landing", "IMF_LANDING_DIR"), ("warehouse", "IMF_WAREHOUSE"),
-                      ("publish", "IMF_PUBLISH_DIR"), ("home", "DAGSTER_HOME")):
-        monkeypatch.setenv(key, str(env[name]))
-    monkeypatch.setenv("IMF_PSEUDONYM_KEY", "parallel-test-key-not-secret")
-    shards = {la: shard_path(env["warehouse"], YEAR, la) for la in LAS}
+    env = point_at(runs["parallel"].root, monkeypatch, KEY)
+    shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
     before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
-    with duckdb.connect(str(env["warehouse"]), read_only=True) as conn:
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
         expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
 
     with dg.DagsterInstance.get() as instance:
@@ -187,6 +175,6 @@ def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
     assert result.success
     assert shards["805"].stat().st_mtime_ns == before["805"]  # reused
     assert shards["857"].stat().st_mtime_ns > before["857"]  # rebuilt
-    with duckdb.connect(str(env["warehouse"]), read_only=True) as conn:
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
         after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
     assert after == expected and {row[0] for row in after} == set(LAS)

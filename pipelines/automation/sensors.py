@@ -119,20 +119,17 @@ def logged_submissions(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str
     return {str(r[0]) for r in _for_submissions(conn, "submission_log", "submission_id", ids)}
 
 
-def affected_years(conn: duckdb.DuckDBPyConnection | None, ids: Iterable[str]) -> list[str]:
-    """The academic years the units of these submissions cover (data contract's unit)."""
-    rows = _for_submissions(
-        conn, "submission_units", "academic_year", ids, where="academic_year IS NOT NULL"
-    )
-    return [str(r[0]) for r in rows]
-
-
 def affected_units(conn: duckdb.DuckDBPyConnection | None,
                    ids: Iterable[str]) -> list[tuple[int, str]]:
-    """The (urn, academic_year) units these submissions cover."""
+    """The (urn, academic_year) units these submissions cover (data contract's unit)."""
     rows = _for_submissions(conn, "submission_units", "urn, academic_year", ids,
                             where="academic_year IS NOT NULL AND urn IS NOT NULL")
     return [(int(str(r[0])), str(r[1])) for r in rows]
+
+
+def affected_years(units: Iterable[tuple[int, str]]) -> list[str]:
+    """The academic years of these units, in order."""
+    return sorted({year for _, year in units})
 
 
 def yearly_run_config(local_authorities: Sequence[str] = (),
@@ -377,9 +374,9 @@ def models_then_publish_sensor(
         if mode == FOLLOW_ON_AFFECTED and ids:
             try:
                 with read_warehouse(settings.warehouse_path) as conn:
-                    years = affected_years(conn, ids)
-                    refused = refusals(conn, ids)
                     units = affected_units(conn, ids)
+                    refused = refusals(conn, ids)
+                years = affected_years(units)
                 scoped = local_authorities_of(settings.warehouse_path, units, _LOCK_WAIT_S)
             except duckdb.CatalogException as error:  # no register loaded: rebuild every LA
                 context.log.warning(f"Rebuilding every LA's shard: {error}")
@@ -513,6 +510,7 @@ SENSORS: tuple[dg.SensorDefinition, ...] = (
 
 __all__ = [
     "SENSORS",
+    "affected_units",
     "affected_years",
     "landing_files_sensor",
     "landing_run_key",
