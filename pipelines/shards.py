@@ -161,14 +161,18 @@ def local_authorities(conn: duckdb.DuckDBPyConnection, warehouse: Path,
     return sorted({str(la) for _, la in rows})
 
 
-def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str, urns: str) -> str:
+def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
     """The SELECT behind one input view: the warehouse table narrowed to this shard.
 
-    `urns` is the shard's URNs as a literal list: DuckDB pushes a constant IN-list into
-    the table scan (checked against each row group's min/max, and before the other
-    columns are read), where a subquery would be a join after reading every row of a
-    national raw table once per LA.
+    The narrowing is a semi-join on the shard's URNs (`main.shard_scope`), not a literal
+    IN-list: DuckDB turns the join's build side into a filter inside the table scan and
+    skips whole row groups, so a shard reads little more than its own LA's rows. With a
+    literal list of a few hundred URNs it filtered after reading every column of every
+    row. Measured on the national warehouse (DuckDB 2.0, one thread): reading one LA's
+    90k outcome rows took 0.68-0.91 s that way and 0.03-0.04 s as a semi-join; whole
+    shard builds, where the models' own work dominates, are 5-9% faster.
     """
+    urns = "SELECT urn FROM main.shard_scope"
     columns = _columns(conn, "wh", table)
     where = []
     if table == "ref.group_membership":
@@ -208,13 +212,11 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
             "WHERE la_code = $la UNION SELECT current_urn FROM main.school_la WHERE la_code = $la",
             {"la": la_code},
         )
-        scope = conn.execute("SELECT urn FROM main.shard_scope ORDER BY urn").fetchall()
-        urns = ", ".join(str(int(urn)) for (urn,) in scope) or "NULL"
         views = input_tables(models)
         for table in views:
             schema = table.split(".", 1)[0]
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            conn.execute(f"CREATE VIEW {table} AS {_scope_view(conn, table, year, urns)}")
+            conn.execute(f"CREATE VIEW {table} AS {_scope_view(conn, table, year)}")
         conn.execute("BEGIN TRANSACTION")
         for model in models:
             rows[model.table] = replace_year(conn, model.table, model.select, year, model.path)

@@ -28,7 +28,9 @@ def write_workbook(
     # and "http..." into a link; every cell is typed explicitly below instead.
     workbook = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False},
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False,
+         # Small workbooks: building them in memory avoids a temporary file per sheet.
+         "in_memory": True},
     )
     workbook.set_properties({"title": safe_text(title), "created": FIXED_CREATED})
     bold = workbook.add_format({"bold": True, "text_wrap": True, "valign": "top"})

@@ -136,9 +136,11 @@ class Warehouse(dg.ConfigurableResource):
 def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     """Whether `schema.name` exists in the connection's own database (not an attached one;
     a first run reads tables no run has made yet)."""
-    row = conn.execute(
+    # fetchall, not fetchone: the result is finished, so the connection is free for
+    # work such as register() that DuckDB refuses while a result is still open.
+    rows = conn.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
         [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(rows and rows[0][0])
