@@ -88,7 +88,14 @@ def not_null(columns: list[str], severity: Severity = CRITICAL) -> list[dict[str
 def unique(columns: list[str], why: str, severity: Severity = CRITICAL) -> dict[str, Any]:
     if len(columns) == 1:
         return _exp("expect_column_values_to_be_unique", severity, why, column=columns[0])
-    return _exp("expect_compound_columns_to_be_unique", severity, why, column_list=columns)
+    # A key of several columns: the keys that occur more than once, by a GROUP BY.
+    # GX's expect_compound_columns_to_be_unique joins every row to its key's count and
+    # was the slowest check of the audit (1 s of 10 for one table at la scale); this
+    # answers the same question (a NULL key part counts as a value, and the key columns
+    # have their own not-null checks) with DuckDB's hash aggregate.
+    key = ", ".join(columns)
+    return rows(why, f"SELECT {key}, count(*) AS copies FROM batch_rows "
+                     f"GROUP BY {key} HAVING count(*) > 1", severity)
 
 
 def in_set(column: str, values: list[str], severity: Severity = CRITICAL) -> dict[str, Any]:
