@@ -18,6 +18,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -53,7 +54,7 @@ from pipelines.ingest.store import (
 )
 from pipelines.ingest.supersession import update_current
 from pipelines.ingest.tables import ensure_tables
-from pipelines.ingest.validate import check_chunk, duplicate_rows
+from pipelines.ingest.validate import ChunkResult, check_chunk, duplicate_rows
 from pipelines.ingest.workdir import remove_stale, working_folder
 from pipelines.resources.warehouse import WarehouseBusy, writer_lock
 
@@ -352,14 +353,30 @@ def _load(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
             body.select(ROW, *spec.duplicate_key).collect(), spec
         ) if spec.duplicate_key else pl.Series(ROW, [], dtype=pl.Int64)
         units: list[pl.DataFrame] = []
-        for chunk in body.collect_batches(chunk_size=run.chunk_rows):
-            result = check_chunk(chunk, spec, contract, run.pseudonymiser, duplicates)
+
+        def write(chunk: pl.DataFrame, checked: Future[ChunkResult]) -> None:
+            result = checked.result()
             write_chunk(run.conn, spec, entry.submission_id, result)
             entry.rows_read += chunk.height
             entry.rows_loaded += result.good.height
             entry.rows_quarantined += result.bad_rows.height
             units.append(result.good.group_by(list(spec.unit_keys)).agg(
                 pl.len().alias("rows_loaded")))
+
+        # A chunk is checked (Polars, Pandera, the HMAC) in a second thread while this one
+        # writes the chunk before it to DuckDB and reads the next: both libraries release
+        # the GIL, so the two cores overlap. Chunks are written in order, by this thread
+        # only, and at most two are held at once, so memory stays bounded.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-check") as checker:
+            pending: tuple[pl.DataFrame, Future[ChunkResult]] | None = None
+            for chunk in body.collect_batches(chunk_size=run.chunk_rows):
+                checking = checker.submit(check_chunk, chunk, spec, contract,
+                                          run.pseudonymiser, duplicates)
+                if pending is not None:
+                    write(*pending)
+                pending = (chunk, checking)
+            if pending is not None:
+                write(*pending)
     if not units:
         return []
     covered = (pl.concat(units).group_by(list(spec.unit_keys))
