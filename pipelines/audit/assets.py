@@ -74,6 +74,9 @@ def _suite_check(result: "SuiteResult", audit: "AuditResult", publish: Path) -> 
             str(audit.data_docs_dir / result.data_docs_page))
     if result.note:
         metadata["note"] = result.note
+    if result.validated_in_run:
+        metadata["validated_in_run"] = result.validated_in_run
+        metadata["carried_forward"] = result.validated_in_run != audit.run_name
     failures = result.failures()
     if failures:
         metadata["failures"] = dg.MetadataValue.md("\n".join(
@@ -90,6 +93,12 @@ def _suite_check(result: "SuiteResult", audit: "AuditResult", publish: Path) -> 
     )
 
 
+class GxValidationConfig(dg.Config):
+    revalidate_unchanged: bool = False
+    """Run every suite, including those whose rules and input rows are unchanged since
+    their last validation (whose results are otherwise carried forward, and say so)."""
+
+
 @dg.asset(
     key=GX_VALIDATION,
     group_name="audit",
@@ -100,17 +109,21 @@ def _suite_check(result: "SuiteResult", audit: "AuditResult", publish: Path) -> 
                  for s in SUITES],
     description="Runs the Great Expectations suites in expectations/ on the warehouse "
     "(read-only, in DuckDB), updates the Data Docs and audit.gx_results. One check per "
-    "suite (ERROR when a critical expectation failed, WARN for warnings only). Always "
+    "suite (ERROR when a critical expectation failed, WARN for warnings only). A suite "
+    "whose rules and input rows are unchanged since it was last validated keeps that "
+    "result, marked carried forward (config revalidate_unchanged runs it anyway). Always "
     "materialises; audit/publish_gate turns critical failures into a block.",
 )
 def gx_validation(
-    context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
+    context: dg.AssetExecutionContext, config: GxValidationConfig, settings: ImfSettings,
+    warehouse: Warehouse,
 ) -> Iterator[dg.AssetCheckResult | dg.MaterializeResult]:
     from pipelines.audit.gx_run import run_suites
 
     audit = run_suites(settings.warehouse_path, data_docs_work_dir(settings),
                        work_dir=work_dir(settings), keep_runs=KEEP_RUNS,
-                       run_name=f"dagster-{context.run.run_id[:8]}", warehouse=warehouse)
+                       run_name=f"dagster-{context.run.run_id[:8]}", warehouse=warehouse,
+                       carry_forward=not config.revalidate_unchanged)
     for suite in audit.suites:
         yield _suite_check(suite, audit, settings.publish_path)
     critical = sum(s.failed_critical for s in audit.suites)
@@ -122,6 +135,8 @@ def gx_validation(
         "seconds": round(audit.seconds, 2),
         "suites_run": sum(s.status != "not_run" for s in audit.suites),
         "suites_not_run": sum(s.status == "not_run" for s in audit.suites),
+        "suites_carried_forward": sum(s.validated_in_run not in (None, audit.run_name)
+                                      for s in audit.suites),
         "failed_critical": critical,
         "failed_warning": sum(s.failed_warning for s in audit.suites),
         "publishing_blocked": audit.blocking,

@@ -145,6 +145,9 @@ to look at. Each table's checks link to its page in the validation reports.</p>
 {% if s.page %}<a href="data_docs/{{ s.page }}">Validation report for this table</a>.{% endif %}
 </p>
 {% if s.status == 'not_run' %}<p class="warn">Not run: {{ s.note }}</p>{% else %}
+{% if s.carried_from %}<p>Not re-run: these are the results of validation
+{{ s.carried_from }}. Neither this table's checks nor any row they read have changed
+since (compared by fingerprint), so the results still hold.</p>{% endif %}
 <table><thead><tr><th scope="col">Result</th><th scope="col">Check</th>
 <th scope="col">Severity</th><th scope="col">Found</th></tr></thead><tbody>
 {% for o in s.outcomes %}<tr>
@@ -181,11 +184,14 @@ def _suites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         s = suites.setdefault(r["suite"], {
             "name": r["suite"], "table": r["table_name"], "status": r["suite_status"],
-            "page": None, "outcomes": [], "note": "", "purpose": ""})
+            "page": None, "outcomes": [], "note": "", "purpose": "",
+            "carried_from": None})
         if r["expectation_type"] is None:
             s["note"] = r["description"]
             continue
         s["page"] = s["page"] or r["data_docs_page"]
+        if r.get("validated_in_run") not in (None, r["run_name"]):
+            s["carried_from"] = f"{r['validated_in_run']} at {r['validated_at']}"
         s["outcomes"].append({
             "success": r["success"], "severity": r["severity"], "description": r["description"],
             "column": r["column_name"], "observed": r["observed"] or "", "error": r["error"]})

@@ -193,17 +193,21 @@ def existing_tables(conn: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def build_audit_objects(conn: duckdb.DuckDBPyConnection) -> list[ObjectStatus]:
-    """Create (or replace) the audit views and the lineage table; report what was skipped."""
-    conn.execute("CREATE SCHEMA IF NOT EXISTS audit")
-    present = existing_tables(conn)
-    statements = {
+def object_statements() -> dict[str, str]:
+    """The statement that builds each audit object, by name (keys of OBJECT_INPUTS)."""
+    return {
         "audit.v_submission_reconciliation": submission_reconciliation_sql(),
         "audit.v_spend_reconciliation": SPEND_RECONCILIATION_SQL,
         "audit.lineage": lineage_sql(),
     }
+
+
+def build_audit_objects(conn: duckdb.DuckDBPyConnection) -> list[ObjectStatus]:
+    """Create (or replace) the audit views and the lineage table; report what was skipped."""
+    conn.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    present = existing_tables(conn)
     statuses = []
-    for name, sql in statements.items():
+    for name, sql in object_statements().items():
         missing = [t for t in OBJECT_INPUTS[name] if t not in present]
         if missing:
             statuses.append(ObjectStatus(name, False, "not built: missing " + ", ".join(missing)))
