@@ -270,6 +270,60 @@ def replace_year(
     return int(row[0]) if row else 0
 
 
+def _changed_schools_sql(table: str, select: str, columns: str) -> str:
+    """The schools (by `urn`) of one year whose rows differ between `table` and `select`:
+    their row counts or the sums of their rows' hashes differ (columns in table order)."""
+    def per_school(source: str) -> str:
+        return (f"SELECT urn, count(*) AS n, sum(hash(r)) AS h FROM (SELECT {columns} "
+                f"FROM {source} WHERE academic_year = $imf_academic_year) AS r GROUP BY urn")
+    return f"""
+CREATE OR REPLACE TEMP TABLE imf_changed_schools AS
+WITH new AS ({per_school(f"({chr(10)}{select}{chr(10)})")}),
+old AS ({per_school(table)})
+SELECT coalesce(new.urn, old.urn) AS urn
+FROM new FULL OUTER JOIN old ON new.urn IS NOT DISTINCT FROM old.urn
+WHERE new.n IS DISTINCT FROM old.n OR new.h IS DISTINCT FROM old.h
+"""
+
+
+_IS_CHANGED = ("(urn IN (SELECT urn FROM imf_changed_schools) OR (urn IS NULL AND EXISTS "
+               "(SELECT 1 FROM imf_changed_schools WHERE urn IS NULL)))")
+
+
+def replace_changed_schools(
+    conn: duckdb.DuckDBPyConnection, table: str, select: str, academic_year: str, path: Path
+) -> tuple[int, int]:
+    """Like `replace_year`, but rewrite only the schools whose rows for the year changed.
+
+    The result is the same table as `replace_year` gives: a school whose rows are the same
+    multiset of values on both sides (same count, same sum of row hashes) is left as it
+    is, every other school's rows for the year are deleted and inserted from `select`.
+    When one school resubmits, that is a few hundred rows written instead of the year.
+    Falls back to `replace_year` when the table is new, has no `urn` column, or its shape
+    differs. Returns (the year's row count, the number of schools rewritten; -1 when the
+    whole year was). No transaction of its own: callers wrap it.
+    """
+    year = normalise_year(academic_year)
+    schema, name = table.split(".", 1)
+    wanted = _shape(conn, f"SELECT * FROM (\n{select}\n)")
+    if (not table_exists(conn, schema, name) or _shape(conn, table) != wanted
+            or "urn" not in {column for column, _ in wanted}):
+        return replace_year(conn, table, select, year, path), -1
+    columns = ", ".join(f'"{column}"' for column, _ in wanted)
+    params = {"imf_academic_year": year}
+    conn.execute(_changed_schools_sql(table, select, columns), params)
+    changed = conn.execute("SELECT count(*) FROM imf_changed_schools").fetchall()[0][0]
+    if changed:
+        conn.execute(f"DELETE FROM {table} WHERE academic_year = $imf_academic_year "
+                     f"AND {_IS_CHANGED}", params)
+        conn.execute(f"INSERT INTO {table} SELECT * FROM (\n{select}\n) "
+                     f"WHERE academic_year = $imf_academic_year AND {_IS_CHANGED}", params)
+    conn.execute("DROP TABLE imf_changed_schools")
+    rows = conn.execute(f"SELECT count(*) FROM {table} WHERE academic_year = $imf_academic_year",
+                        params).fetchall()
+    return int(rows[0][0]), int(changed)
+
+
 def run_model(
     conn: duckdb.DuckDBPyConnection, model: Model, academic_year: str | None = None
 ) -> int:

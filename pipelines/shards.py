@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.models import Model, normalise_year, replace_year
+from pipelines.models import Model, normalise_year, replace_changed_schools, replace_year
 
 # The LA each register school's data count under in one year, keyed by every URN that maps
 # to it (a predecessor's URN counts where its successor does). The LA of the partnership
@@ -271,7 +271,9 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
     """Replace the year of every model's warehouse table with the union of the shards.
 
     `conn` is a warehouse write connection with no open transaction; the whole year
-    commits at once. A school-year in two shards is refused (see `_SCHOOL_LA`).
+    commits at once. A school-year in two shards is refused (see `_SCHOOL_LA`). Only the
+    schools whose rows changed are rewritten (`replace_changed_schools`): after one
+    school's resubmission that is one school's rows, not the year's.
     """
     year = normalise_year(academic_year)
     aliases = [f"shard_{i}" for i in range(len(shards))]
@@ -291,7 +293,8 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
                         f"SELECT * FROM {alias}.{model.table}" for alias in aliases)
                 else:  # no data this year: the year is emptied, the table keeps its shape
                     select = model.select
-                rows[model.table] = replace_year(conn, model.table, select, year, model.path)
+                rows[model.table], _ = replace_changed_schools(conn, model.table, select,
+                                                               year, model.path)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

@@ -176,6 +176,17 @@ def _lineage(path: Path, level: str, group: str | None, year: str, breakdown: st
     return {r[0] for r in rows}
 
 
+def _rows_by_submission(path: Path, group: str, year: str, breakdown: str,
+                        indicator: str) -> dict[str, int]:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        rows = conn.execute(
+            """SELECT submission_id, contributing_rows FROM audit.lineage
+               WHERE level = 'partnership_group' AND group_id = ? AND academic_year = ?
+                 AND sen_breakdown = ? AND indicator_id = ?""",
+            [group, year, breakdown, indicator]).fetchall()
+    return {str(s): int(n) for s, n in rows}
+
+
 def test_lineage_of_a_published_cell(clean: AuditResult, clean_warehouse: Path) -> None:
     ehcp = "Education, health and care plan"
     # Group 201-01 in 2024/25 is schools 100001 (resubmitted: only -b counts) and 100002
@@ -192,6 +203,14 @@ def test_lineage_of_a_published_cell(clean: AuditResult, clean_warehouse: Path) 
     assert _lineage(clean_warehouse, "national", None, "2023/24", "No SEN provision",
                     "attendance_percent") == {"out-100001-2324", "out-100002-2324",
                                               "out-100003-2324"}
+    # Each school-year has 2 pupils with an EHC plan and 3 on SEN support (fixture), so the
+    # cells are computed from 2 and 2 + 3 of each submission's rows.
+    assert _rows_by_submission(clean_warehouse, "201-01", "2024/25", ehcp,
+                               "suspended_percent") == {"out-100001-2425-b": 2,
+                                                        "out-100002-2425": 2}
+    assert _rows_by_submission(clean_warehouse, "201-01", "2024/25", "All SEN provision",
+                               "attendance_percent") == {"out-100001-2425-b": 5,
+                                                         "out-100002-2425": 5}
     with duckdb.connect(str(clean_warehouse), read_only=True) as conn:
         uncovered = conn.execute(
             """SELECT count(*) FROM indicators.published_values p WHERE NOT EXISTS (

@@ -106,31 +106,41 @@ FROM loaded l FULL OUTER JOIN staged s
 
 
 def lineage_sql() -> str:
-    outcome_parts = "\n  UNION ALL ".join(
-        f"SELECT '{ind}' AS indicator_id, * FROM outcome_rows WHERE {pred}"
+    # Rows are counted per submission, school, year and SEN provision first (one pass over
+    # each staging table, one count per indicator), and only those counts are placed in
+    # groups and cells: the same numbers as placing every row, without joining millions
+    # of rows (outcome rows once per indicator) to the memberships. At la scale: ~4 s to
+    # well under 1 s, for the same table.
+    counts = ",\n         ".join(
+        f'count(*) FILTER (WHERE {pred}) AS "{ind}"'
         for ind, pred in OUTCOME_POPULATIONS.items())
+    indicators = ", ".join(f'"{ind}"' for ind in OUTCOME_POPULATIONS)
     sen_map = ", ".join(f"('{b}', '{p}')" for b, p in SEN_MAP)
     return f"""
 CREATE OR REPLACE TABLE audit.lineage AS
-WITH outcome_rows AS (
-  SELECT 'outcomes' AS source, t.submission_id, t.urn, t.academic_year, t.sen_provision,
-         t.year_group, t.sessions_possible, t.base_sessions, t.plan_targets_set,
-         t.left_roll, t.leaving_reason, t.met_expected_standard
-  FROM staging.stg_outcomes__pupil_years t),
+WITH outcome_counts AS (
+  SELECT t.submission_id, t.urn, t.academic_year, t.sen_provision,
+         {counts}
+  FROM staging.stg_outcomes__pupil_years t
+  GROUP BY ALL),
 outcome_contrib AS (
-  {outcome_parts}),
+  SELECT indicator_id, 'outcomes' AS source, submission_id, urn, academic_year,
+         sen_provision, n
+  FROM outcome_counts UNPIVOT (n FOR indicator_id IN ({indicators}))
+  WHERE n > 0),
 voice_contrib AS (
   SELECT q.domain || '_percent' AS indicator_id, 'voice' AS source, t.submission_id,
-         t.urn, t.academic_year, t.sen_provision
+         t.urn, t.academic_year, t.sen_provision, count(*) AS n
   FROM staging.stg_voice__responses t
   JOIN ref.question_bank q
     ON q.question_code = t.question_code AND q.respondent_type = t.respondent_type
-  WHERE t.response IS NOT NULL),
+  WHERE t.response IS NOT NULL
+  GROUP BY ALL),
 contrib AS (
-  SELECT indicator_id, source, submission_id, urn, academic_year, sen_provision
+  SELECT indicator_id, source, submission_id, urn, academic_year, sen_provision, n
   FROM outcome_contrib
   UNION ALL
-  SELECT indicator_id, source, submission_id, urn, academic_year, sen_provision
+  SELECT indicator_id, source, submission_id, urn, academic_year, sen_provision, n
   FROM voice_contrib),
 placed AS (
   SELECT t.*, m.group_id, g.la_code AS group_la_code
@@ -140,19 +150,19 @@ placed AS (
 sen_map(sen_breakdown, sen_provision) AS (VALUES {sen_map}),
 cells AS (
   SELECT 'partnership_group' AS level, group_la_code AS la_code, group_id, academic_year,
-         sen_provision, indicator_id, source, submission_id
+         sen_provision, indicator_id, source, submission_id, n
   FROM placed WHERE group_id IS NOT NULL
   UNION ALL
   SELECT 'local_authority', group_la_code, NULL, academic_year, sen_provision,
-         indicator_id, source, submission_id
+         indicator_id, source, submission_id, n
   FROM placed WHERE group_id IS NOT NULL
   UNION ALL
   SELECT 'national', NULL, NULL, academic_year, sen_provision, indicator_id, source,
-         submission_id
+         submission_id, n
   FROM placed),
 per_cell AS (
   SELECT c.level, c.la_code, c.group_id, c.academic_year, sm.sen_breakdown, c.indicator_id,
-         c.source, c.submission_id, count(*) AS contributing_rows
+         c.source, c.submission_id, sum(c.n)::BIGINT AS contributing_rows
   FROM cells c JOIN sen_map sm ON sm.sen_provision = c.sen_provision
   GROUP BY ALL)
 SELECT p.level, p.la_code, p.group_id, p.academic_year, p.sen_breakdown, p.indicator_id,
