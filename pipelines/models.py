@@ -31,7 +31,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.catalog import parse_header
-from pipelines.resources.warehouse import Warehouse, table_exists
+from pipelines.resources.warehouse import Warehouse, first_row, table_exists
 from pipelines.settings import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts", "indicators")
@@ -264,9 +264,9 @@ def replace_year(
         "WHERE academic_year = $imf_academic_year",
         params,
     )
-    row = conn.execute(
-        f"SELECT count(*) FROM {table} WHERE academic_year = $imf_academic_year", params
-    ).fetchone()
+    row = first_row(
+        conn, f"SELECT count(*) FROM {table} WHERE academic_year = $imf_academic_year", params
+    )
     return int(row[0]) if row else 0
 
 
@@ -312,16 +312,16 @@ def replace_changed_schools(
     columns = ", ".join(f'"{column}"' for column, _ in wanted)
     params = {"imf_academic_year": year}
     conn.execute(_changed_schools_sql(table, select, columns), params)
-    changed = conn.execute("SELECT count(*) FROM imf_changed_schools").fetchall()[0][0]
+    changed = (first_row(conn, "SELECT count(*) FROM imf_changed_schools") or (0,))[0]
     if changed:
         conn.execute(f"DELETE FROM {table} WHERE academic_year = $imf_academic_year "
                      f"AND {_IS_CHANGED}", params)
         conn.execute(f"INSERT INTO {table} SELECT * FROM (\n{select}\n) "
                      f"WHERE academic_year = $imf_academic_year AND {_IS_CHANGED}", params)
     conn.execute("DROP TABLE imf_changed_schools")
-    rows = conn.execute(f"SELECT count(*) FROM {table} WHERE academic_year = $imf_academic_year",
-                        params).fetchall()
-    return int(rows[0][0]), int(changed)
+    row = first_row(conn, f"SELECT count(*) FROM {table} "
+                    "WHERE academic_year = $imf_academic_year", params)
+    return int(row[0]) if row else 0, int(changed)
 
 
 def run_model(
@@ -337,7 +337,7 @@ def run_model(
         if academic_year is not None:
             raise ValueError(f"{model.table} is not partitioned; run it without a year")
         conn.execute(f"CREATE OR REPLACE TABLE {model.table} AS {model.select}\n")
-        row = conn.execute(f"SELECT count(*) FROM {model.table}").fetchone()
+        row = first_row(conn, f"SELECT count(*) FROM {model.table}")
         return int(row[0]) if row else 0
     if academic_year is None:
         raise ValueError(f"{model.table} is partitioned by academic year; give a year")

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.resources.warehouse import first_row
+
 
 def _scalar(conn: duckdb.DuckDBPyConnection, sql: str) -> int:
     try:
-        row = conn.execute(sql).fetchone()
+        row = first_row(conn, sql)
     except duckdb.CatalogException:
         return 0
     return int(row[0] or 0) if row else 0

@@ -26,7 +26,7 @@ from pipelines.audit.bundle import write_bundle
 from pipelines.audit.retention import KEEP_RUNS
 from pipelines.audit.suite_specs import all_suites
 from pipelines.audit.warehouse_objects import existing_tables
-from pipelines.resources.warehouse import Warehouse
+from pipelines.resources.warehouse import Warehouse, first_row
 from pipelines.settings import ImfSettings
 
 if TYPE_CHECKING:
@@ -181,8 +181,8 @@ def latest_critical_failures(warehouse: Warehouse) -> tuple[list[tuple[str, str]
     with warehouse.connect(read_only=True) as conn:
         if "audit.gx_results" not in existing_tables(conn):
             return [], None
-        row = conn.execute("SELECT run_name, run_time FROM audit.gx_results "
-                           "ORDER BY run_time DESC LIMIT 1").fetchone()
+        row = first_row(conn, "SELECT run_name, run_time FROM audit.gx_results "
+                        "ORDER BY run_time DESC LIMIT 1")
         if row is None:
             return [], None
         failures = conn.execute(

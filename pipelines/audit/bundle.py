@@ -30,7 +30,7 @@ import jinja2
 
 from pipelines.audit.warehouse_objects import existing_tables
 from pipelines.publish.atomic import atomic_folder
-from pipelines.resources.warehouse import Warehouse, writer_lock
+from pipelines.resources.warehouse import Warehouse, first_row, writer_lock
 
 # Row files larger than this are written as Parquet only (a CSV of millions of lineage
 # rows helps nobody; the Parquet opens in any analysis tool).
@@ -228,7 +228,7 @@ def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
                 entry["note"] = f"{f.table} does not exist in the warehouse yet"
                 files.append(entry)
                 continue
-            rows = conn.execute(f"SELECT count(*) FROM ({f.query})").fetchone()
+            rows = first_row(conn, f"SELECT count(*) FROM ({f.query})")
             entry["rows"] = rows[0] if rows else 0
             if f.name == "lineage" or entry["rows"] > CSV_ROW_LIMIT:
                 parquet = out / f"{f.name}.parquet"
@@ -249,13 +249,14 @@ def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
                    TO """ + _sql_path(out / "gx_results.csv") + " (FORMAT csv, HEADER)")
         reconciliation = "The reconciliation view is not available yet."
         if "audit.v_submission_reconciliation" in present:
-            counts = conn.execute(
+            counts = first_row(
+                conn,
                 """SELECT count(*) FILTER (WHERE status = 'loaded'),
                           count(*) FILTER (WHERE status = 'loaded' AND balanced),
                           count(*) FILTER (WHERE status <> 'loaded'),
                           coalesce(sum(rows_read), 0), coalesce(sum(rows_loaded), 0),
                           coalesce(sum(rows_quarantined), 0)
-                   FROM audit.v_submission_reconciliation""").fetchone()
+                   FROM audit.v_submission_reconciliation""")
             assert counts is not None
             loaded, balanced, n_refused, read, loaded_rows, quarantined = counts
             reconciliation = (

@@ -17,6 +17,7 @@ from pipelines.ingest.files import LandingFile
 from pipelines.ingest.spec import SourceSpec
 from pipelines.ingest.tables import raw_columns
 from pipelines.ingest.validate import ChunkResult
+from pipelines.resources.warehouse import first_row
 
 
 @dataclass
@@ -100,17 +101,19 @@ def remember_file(conn: duckdb.DuckDBPyConnection, file: LandingFile, submission
 
 def known_file(conn: duckdb.DuckDBPyConnection, file: LandingFile) -> str | None:
     """The submission id of a file seen before with this name, size and mtime."""
-    row = conn.execute(
+    row = first_row(
+        conn,
         "SELECT submission_id FROM audit.landing_files WHERE source = ? AND file_name = ? "
         "AND file_size = ? AND file_mtime_ns = ? LIMIT 1",
         [file.source, file.name, file.size, file.mtime_ns],
-    ).fetchone()
+    )
     return None if row is None else str(row[0])
 
 
 def logged_status(conn: duckdb.DuckDBPyConnection, submission_id: str) -> str | None:
-    row = conn.execute(
+    row = first_row(
+        conn,
         "SELECT status FROM audit.submission_log WHERE submission_id = ? LIMIT 1",
         [submission_id],
-    ).fetchone()
+    )
     return None if row is None else str(row[0])

@@ -13,10 +13,10 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import dagster as dg
 import duckdb
@@ -133,14 +133,27 @@ class Warehouse(dg.ConfigurableResource):
         return {"memory_limit": self.memory_limit, "threads": self.threads}
 
 
+def first_row(conn: duckdb.DuckDBPyConnection, sql: str,
+              params: Sequence[object] | Mapping[str, object] | None = None,
+              ) -> tuple[Any, ...] | None:
+    """The first row of a query that returns one row or none (a count, a LIMIT 1).
+
+    Use this, not `execute(...).fetchone()`: after fetchone the result is still open,
+    and DuckDB 2.0 then refuses `register()` and `sql()` on the connection ("unfinished
+    result from execute()") until it is fetched to the end. fetchall finishes it.
+    """
+    rows = conn.execute(sql, params).fetchall() if params is not None \
+        else conn.execute(sql).fetchall()
+    return rows[0] if rows else None
+
+
 def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
     """Whether `schema.name` exists in the connection's own database (not an attached one;
     a first run reads tables no run has made yet)."""
-    # fetchall, not fetchone: the result is finished, so the connection is free for
-    # work such as register() that DuckDB refuses while a result is still open.
-    rows = conn.execute(
+    row = first_row(
+        conn,
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
         [schema, name],
-    ).fetchall()
-    return bool(rows and rows[0][0])
+    )
+    return bool(row and row[0])
