@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
+from conftest import ImfEnv
 from dagster._utils.schedules import cron_string_iterator
 
 from pipelines.automation.jobs import (
@@ -70,11 +71,19 @@ def test_termly_run_ingests_then_rebuilds_every_year() -> None:
                    "2026-11-10 06:00 GMT", "2027-03-10 06:00 GMT"]
 
 
-def test_nightly_audit_requests_one_audit_run() -> None:
+def test_nightly_audit_requests_one_audit_run(imf_env: ImfEnv) -> None:  # env for config
     when = datetime(2026, 10, 25, 2, 30, tzinfo=LONDON)  # the night the clocks go back
     (request,) = _evaluate(_schedules()["nightly_audit"], when)
     assert request.run_key == f"audit-{when.isoformat()}"
     assert TAG_FOLLOW_ON not in request.tags
+    # Every suite is evaluated at night, none carried forward; the job accepts the config.
+    assert request.run_config == {
+        "ops": {"audit__gx_validation": {"config": {"revalidate_unchanged": True}}}}
+    from pipelines.definitions import build_definitions
+
+    with dg.instance_for_test():  # see test_schedules_and_jobs_load_together
+        job = build_definitions().resolve_job_def(NIGHTLY_AUDIT_JOB)
+        assert dg.validate_run_config(job, request.run_config)
 
 
 def test_cron_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
