@@ -205,6 +205,31 @@ def test_fingerprint_ignores_order_and_sees_any_one_cell_change(
     assert _fp(changed) != _fp(rows)
 
 
+def test_fingerprint_sees_a_renamed_column_or_a_new_type() -> None:
+    # DuckDB's row hash does not: hash({'a': 1}) = hash({'b': 1}) = hash({'a': 1::BIGINT}).
+    with duckdb.connect() as conn:
+        conn.execute("CREATE TABLE t AS SELECT 1::INTEGER AS a")
+        before = table_fingerprint(conn, "t", None)
+        conn.execute("ALTER TABLE t RENAME COLUMN a TO b")
+        renamed = table_fingerprint(conn, "t", None)
+        conn.execute("ALTER TABLE t ALTER COLUMN b SET DATA TYPE BIGINT")
+        widened = table_fingerprint(conn, "t", None)
+    assert before.row_hash_sum == renamed.row_hash_sum == widened.row_hash_sum
+    assert len({before, renamed, widened}) == 3
+
+
+def test_a_renamed_column_makes_its_suite_run_again(tmp_path: Path) -> None:
+    path = build_clean_warehouse(tmp_path / "warehouse.duckdb")
+    docs = tmp_path / "docs"
+    assert run_suites(path, docs, suites=["dim_school_years"], run_name="one").blocking \
+        is False
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("ALTER TABLE marts.dim_school_years RENAME COLUMN urn TO school_urn")
+    again = run_suites(path, docs, suites=["dim_school_years"], run_name="two")
+    assert _fresh(again) == {"dim_school_years"}
+    assert again.suite("dim_school_years").status == "failed"
+
+
 def test_fingerprint_of_a_slice_ignores_rows_outside_it() -> None:
     with duckdb.connect() as conn:
         conn.execute("CREATE TABLE u AS SELECT * FROM (VALUES ('voice', 1), ('outcomes', 2))"

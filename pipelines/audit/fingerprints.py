@@ -6,8 +6,11 @@ Its fingerprint is a SHA-256 of:
 - the suite document GX runs (`expectations/expectations/<suite>.json`), and the GX and
   DuckDB versions (a new version may evaluate a rule differently, or hash differently);
 - for every table the suite reads — its own table, every table named in its SQL rules,
-  and the base tables behind any audit view it reads — the row count and the sum of the
-  rows' hashes, over the slice the suite reads (`SuiteSpec.narrow`) or the whole table.
+  and the base tables behind any audit view it reads — its column names and types, and
+  the row count and the sum of the rows' hashes over the slice the suite reads
+  (`SuiteSpec.narrow`) or the whole table. (DuckDB's row hash ignores column names and
+  integer widths, so the schema is fingerprinted on its own: a renamed column must make
+  the suite run again.)
 
 A resubmission of one school's outcomes changes the outcome tables but not the voice,
 spend or allocation ones, so the audit re-validates the former and carries the latter's
@@ -68,6 +71,7 @@ def suite_inputs(spec: SuiteSpec) -> list[str]:
 class TableFingerprint:
     table: str
     where: str
+    columns: str
     rows: int
     row_hash_sum: str
 
@@ -75,11 +79,13 @@ class TableFingerprint:
 def table_fingerprint(conn: duckdb.DuckDBPyConnection, table: str,
                       where: str | None) -> TableFingerprint:
     condition = where or "TRUE"
+    columns = "; ".join(f"{name} {kind}" for name, kind, *_ in
+                        conn.execute(f"DESCRIBE {table}").fetchall())
     rows = conn.execute(
         f"SELECT count(*), coalesce(sum(hash(t)), 0)::VARCHAR FROM {table} AS t "
         f"WHERE {condition}").fetchall()
     count, total = rows[0]
-    return TableFingerprint(table, condition, int(count), str(total))
+    return TableFingerprint(table, condition, columns, int(count), str(total))
 
 
 def fingerprints(conn: duckdb.DuckDBPyConnection, specs: Iterable[SuiteSpec],
@@ -102,6 +108,6 @@ def fingerprints(conn: duckdb.DuckDBPyConnection, specs: Iterable[SuiteSpec],
             if key not in cache:
                 cache[key] = table_fingerprint(conn, *key)
             fp = cache[key]
-            parts.append(f"{fp.table}|{fp.where}|{fp.rows}|{fp.row_hash_sum}")
+            parts.append(f"{fp.table}|{fp.where}|{fp.columns}|{fp.rows}|{fp.row_hash_sum}")
         result[spec.name] = hashlib.sha256("\n".join(parts).encode()).hexdigest()
     return result
