@@ -121,6 +121,8 @@ def test_results_table_and_bundle_say_what_was_carried(
         conn.execute("DELETE FROM audit.gx_results WHERE run_name = 'forced'")
     index = (write_bundle(copy, tmp_path / "pub2", docs) / "index.html").read_text()
     assert index.count(notice) == 9
+    # Which run produced the carried results, and when, in words a person reads.
+    assert re.search(r"validation\s+first of \d{1,2} [A-Z][a-z]+ \d{4} at \d\d:\d\d UTC", index)
 
 
 def test_missing_data_docs_page_means_validating_again(tmp_path: Path) -> None:

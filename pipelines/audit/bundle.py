@@ -191,7 +191,10 @@ def _suites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         s["page"] = s["page"] or r["data_docs_page"]
         if r.get("validated_in_run") not in (None, r["run_name"]):
-            s["carried_from"] = f"{r['validated_in_run']} at {r['validated_at']}"
+            at = r["validated_at"]
+            when = at.astimezone(UTC).strftime("%-d %B %Y at %H:%M UTC") \
+                if isinstance(at, datetime) else str(at)
+            s["carried_from"] = f"{r['validated_in_run']} of {when}"
         s["outcomes"].append({
             "success": r["success"], "severity": r["severity"], "description": r["description"],
             "column": r["column_name"], "observed": r["observed"] or "", "error": r["error"]})

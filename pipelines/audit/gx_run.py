@@ -375,7 +375,8 @@ def _carried(conn: Any, specs: list[SuiteSpec], prints: dict[str, str], present:
             error=r[8]) for r in rows)
         carried[spec.name] = SuiteResult(
             spec.name, spec.qualified_table, spec.layer, spec.purpose, rows[0][0], outcomes,
-            page, note=f"carried forward: validated in run {run} at {at:%Y-%m-%d %H:%M:%S %Z}; "
+            page, note=f"carried forward: validated in run {run} at "
+            f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC; "
             "the suite and every row it reads are unchanged since",
             validated_in_run=run, validated_at=at)
     return carried
