@@ -10,6 +10,7 @@ from pipelines.audit import defs as audit
 from pipelines.automation import defs as automation
 from pipelines.automation.jobs import JOBS
 from pipelines.automation.policies import apply_policies
+from pipelines.automation.progress import LOGGERS
 from pipelines.publish import defs as publish
 from pipelines.reference import defs as reference
 from pipelines.resources.defs import resource_defs
@@ -22,7 +23,8 @@ def build_definitions() -> dg.Definitions:
     )
     return dg.Definitions.merge(
         stages,
-        dg.Definitions(jobs=list(JOBS)),
+        # Dagster's console logger plus the progress logger `imf run` configures.
+        dg.Definitions(jobs=list(JOBS), loggers=LOGGERS),
         automation.defs,
         resource_defs(),
     )

@@ -23,9 +23,11 @@ from pipelines.automation.jobs import (
     YEARLY_MODELS_JOB,
 )
 from pipelines.automation.partitions import ACADEMIC_YEAR
+from pipelines.automation.progress import progress_run_config
 from pipelines.automation.sensors import yearly_run_config
 
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+# Dagster's console log quietened; slow steps still reported (automation/progress.py).
+QUIET_LOGS = progress_run_config()
 RUN_TAGS = {TAG_FOLLOW_ON: FOLLOW_ON_NONE, "imf/trigger": "imf run"}
 
 

@@ -1,0 +1,79 @@
+"""Progress on the command line while `imf run` works: a Dagster logger that prints a line
+when a slow step finishes and a running count of the local-authority steps, so a national
+run (ten minutes and more) is never silent for minutes.
+
+`imf run` turns it on through run config, with Dagster's console log quietened; runs
+started from the UI or by sensors do not configure it and log as Dagster always does.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dagster as dg
+
+PROGRESS_LOGGER = "imf_progress"
+
+
+class _StepProgress(logging.Handler):
+    """Reads Dagster's step-success events off the log records it is given."""
+
+    def __init__(self, min_seconds: float, every: int) -> None:
+        super().__init__(logging.DEBUG)
+        self.min_seconds = min_seconds
+        self.every = every
+        self.mapped = 0
+        self.mapped_told = 0
+
+    def _say(self, line: str) -> None:
+        print(line, flush=True)
+
+    def _tell_mapped(self) -> None:
+        if self.mapped != self.mapped_told:
+            noun = "authority" if self.mapped == 1 else "authorities"
+            self._say(f"  · {self.mapped} local {noun} built")
+            self.mapped_told = self.mapped
+
+    def emit(self, record: logging.LogRecord) -> None:
+        meta: dict[str, Any] = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None or not event.is_step_success or event.step_key is None:
+            return
+        if "[" in event.step_key:  # a mapped step, one of many (one per LA): counted
+            self.mapped += 1
+            if self.mapped % self.every == 0:
+                self._tell_mapped()
+            return
+        self._tell_mapped()  # the count so far, before the step that follows them
+        seconds = event.step_success_data.duration_ms / 1000
+        if seconds >= self.min_seconds:
+            self._say(f"  ✓ {event.step_key} ({seconds:.0f} s)")
+
+
+@dg.logger(
+    config_schema={
+        "min_seconds": dg.Field(float, default_value=5.0,
+                                description="List steps that took at least this long."),
+        "every": dg.Field(int, default_value=25,
+                          description="Report the local-authority steps in batches of this."),
+    },
+    description="One line per slow step, and a count of local-authority steps, on stdout.",
+)
+def step_progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    # A fresh logger per run (not registered with logging): each run counts its own steps.
+    logger = logging.Logger(PROGRESS_LOGGER, logging.DEBUG)
+    config = init_context.logger_config
+    logger.addHandler(_StepProgress(float(config["min_seconds"]), int(config["every"])))
+    return logger
+
+
+LOGGERS = {**dg.default_loggers(), PROGRESS_LOGGER: step_progress_logger}
+
+
+def progress_run_config(min_seconds: float = 5.0, every: int = 25) -> dict[str, Any]:
+    """Run config for a quiet run that still shows progress."""
+    return {"loggers": {
+        "console": {"config": {"log_level": "CRITICAL"}},
+        PROGRESS_LOGGER: {"config": {"min_seconds": min_seconds, "every": every}},
+    }}
