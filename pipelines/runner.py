@@ -7,7 +7,7 @@ The runs are tagged so the landing sensor's follow-on does not chain them a seco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,8 +51,13 @@ def run_all(
     progress: Callable[[str], None] = print,
     quiet: bool = True,
     failure_dir: Path | None = None,
+    years: Sequence[str] | None = None,
 ) -> FullRunResult:
-    """Run every stage; on failure write a summary under `failure_dir` and raise RunFailed."""
+    """Run every stage; on failure write a summary under `failure_dir` and raise RunFailed.
+
+    `years` are the academic years whose models are rebuilt; by default every year with
+    data (after ingest has registered any new one).
+    """
     result = FullRunResult()
     run_config = QUIET_LOGS if quiet else None
 
@@ -84,7 +89,8 @@ def run_all(
         )
 
     execute(INGEST_JOB, "ingest: reference data and landing files")
-    result.years = sorted(instance.get_dynamic_partitions(ACADEMIC_YEAR))
+    result.years = sorted(instance.get_dynamic_partitions(ACADEMIC_YEAR)
+                          if years is None else years)
     for year in result.years:
         execute(YEARLY_MODELS_JOB, f"models for {year}", partition_key=year)
     execute(PUBLISH_JOB, "indicators, audit and publishing")

@@ -146,3 +146,31 @@ def test_the_improving_group_improves_more_than_the_steady_one(demo_run: dict) -
     # Groups genuinely differ, and the trend the generator made is visible.
     assert rise[improving] > 0
     assert rise[improving] > rise[steady] + 2, rise
+
+
+def test_a_rerun_of_one_year_models_only_that_year_and_publishes_the_same(
+    demo_run: dict,
+) -> None:
+    # Last in this module: it runs the pipeline again on the same warehouse.
+    env: ImfEnv = demo_run["env"]
+    published = """SELECT * FROM indicators.published_values
+                   ORDER BY ALL"""
+    before = _rows(env, published)
+
+    from pipelines.definitions import build_definitions
+    from pipelines.runner import run_all
+
+    labels: list[str] = []
+    with dg.DagsterInstance.get() as instance:
+        result = run_all(build_definitions(), instance, years=["2024/25"],
+                         progress=lambda line: labels.append(line))
+    assert result.years == ["2024/25"]
+    assert [label.removeprefix("▶ ") for label in labels] == [
+        "ingest: reference data and landing files", "models for 2024/25",
+        "indicators, audit and publishing"]
+    assert _rows(env, published) == before
+
+
+def _rows(env: ImfEnv, sql: str) -> list[tuple]:
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        return conn.execute(sql).fetchall()
