@@ -373,23 +373,24 @@ def _events_by_run(instance: Any, run_ids: dict[str, str], job_of: dict[str, str
     return runs
 
 
-def _execute_jobs(defs: Any, instance: Any, plan: list[tuple[str, str, str | None]],
-                  marks: list[tuple[str, float]]) -> dict[str, str]:
-    """run_all's loop for an explicit plan (the incremental path)."""
-    from pipelines.runner import QUIET_LOGS
+def _marker(marks: list[tuple[str, float]]) -> Callable[[str], None]:
+    """A run_all progress callback that records when each Dagster run starts: run_all
+    announces each with "▶ <label>" just before starting it."""
 
-    run_ids: dict[str, str] = {}
-    for job_name, label, partition_key in plan:
-        marks.append((label, time.time()))
-        outcome = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False,
-            run_config=QUIET_LOGS,
-        )
-        run_ids[label] = outcome.run_id
-        if not outcome.success:
-            raise RuntimeError(f"{label} failed (Dagster run {outcome.run_id})")
-    marks.append(("end", time.time()))
-    return run_ids
+    def progress(message: str) -> None:
+        if message.startswith("▶"):
+            marks.append((message.removeprefix("▶").strip(), time.time()))
+
+    return progress
+
+
+def _job_of(run_ids: dict[str, str]) -> dict[str, str]:
+    """run_all's run labels → the job each ran."""
+    from pipelines.automation.jobs import INGEST_JOB, PUBLISH_JOB, YEARLY_MODELS_JOB
+
+    return {label: (INGEST_JOB if label.startswith("ingest") else
+                    YEARLY_MODELS_JOB if label.startswith("models for") else PUBLISH_JOB)
+            for label in run_ids}
 
 
 def _summarise(runs: list[dict[str, Any]], marks: list[tuple[str, float]],
@@ -444,7 +445,6 @@ def child_pipeline(args: argparse.Namespace) -> None:
     import_started = time.time()
     import dagster as dg
 
-    from pipelines.automation.jobs import INGEST_JOB, PUBLISH_JOB, YEARLY_MODELS_JOB
     from pipelines.definitions import build_definitions
     from pipelines.runner import run_all
 
@@ -461,14 +461,11 @@ def child_pipeline(args: argparse.Namespace) -> None:
             # Expectations above all, ~8 s to import) is warm from the full run.
             resubmission = resubmit_one_school(Path(os.environ["IMF_LANDING_DIR"]))
             year = resubmission["academic_year"]
-            plan = [
-                (INGEST_JOB, "ingest (resubmission)", None),
-                (YEARLY_MODELS_JOB, f"models for {year}", year),
-                (PUBLISH_JOB, "publish", None),
-            ]
             inc_marks: list[tuple[str, float]] = []
-            inc_ids = _execute_jobs(defs, instance, plan, inc_marks)
-            inc_runs = _events_by_run(instance, inc_ids, {p[1]: p[0] for p in plan}, defs)
+            done = run_all(defs, instance, progress=_marker(inc_marks), quiet=True,
+                           years=[year])
+            inc_marks.append(("end", time.time()))
+            inc_runs = _events_by_run(instance, done.run_ids, _job_of(done.run_ids), defs)
             out["incremental"] = _summarise(inc_runs, inc_marks, sampler)
             out["incremental"]["resubmission"] = resubmission
             out["incremental"]["check"] = _check_resubmission(resubmission)
@@ -477,16 +474,11 @@ def child_pipeline(args: argparse.Namespace) -> None:
             return
         marks: list[tuple[str, float]] = []
 
-        def progress(message: str) -> None:
-            # run_all announces each Dagster run with "▶ <label>" just before starting it.
-            if message.startswith("▶"):
-                marks.append((message.removeprefix("▶").strip(), time.time()))
-
         if profiler:
             profiler.enable()
         years: list[str] = []
         try:
-            result = run_all(defs, instance, progress=progress, quiet=True)
+            result = run_all(defs, instance, progress=_marker(marks), quiet=True)
             run_ids, years = result.run_ids, result.years
         except Exception as error:
             # A failed run still tells where the time went up to the failure: keep it.
@@ -497,10 +489,7 @@ def child_pipeline(args: argparse.Namespace) -> None:
         if profiler:
             profiler.disable()
         marks.append(("end", time.time()))
-        job_of = {label: (INGEST_JOB if label.startswith("ingest") else
-                          YEARLY_MODELS_JOB if label.startswith("models for") else PUBLISH_JOB)
-                  for label in run_ids}
-        full_runs = _events_by_run(instance, run_ids, job_of, defs)
+        full_runs = _events_by_run(instance, run_ids, _job_of(run_ids), defs)
         out["full"] = _summarise(full_runs, marks, sampler)
         out["full"]["years"] = years
     usage_self = _maxrss_bytes(resource_usage("self"))
