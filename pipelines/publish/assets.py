@@ -50,7 +50,7 @@ def _record_group_reports(context: dg.AssetExecutionContext, summary: PublishSum
                     "report": dg.MetadataValue.url(report.as_uri()),
                     "folder": dg.MetadataValue.path(str(folder)),
                     "files": dg.MetadataValue.json(sorted(p.name for p in folder.iterdir())),
-                    "published_by_run": context.run_id,
+                    "published_by_run": context.run.run_id,
                 },
             )
         )
