@@ -18,6 +18,7 @@ UPN_SHAPE = rf"^[{_LETTERS}]\d{{11}}[{_LETTERS}0-9]$"
 # Anything that looks like a UPN (any letter), for scrubbing free text and stray cells.
 UPN_LIKE = r"[A-Za-z]\d{11}[A-Za-z0-9]"
 _VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+_CHECK_LETTER = dict(enumerate(ALPHABET[:23]))
 
 
 def normalise_upn(expr: pl.Expr) -> pl.Expr:
@@ -25,15 +26,27 @@ def normalise_upn(expr: pl.Expr) -> pl.Expr:
     return expr.str.strip_chars().str.to_uppercase()
 
 
-def valid_upn(expr: pl.Expr) -> pl.Expr:
-    """True where the (normalised) value is a UPN with the right check letter; null stays null."""
-    upn = normalise_upn(expr)
-    total = pl.lit(0, dtype=pl.Int64)
-    for position in range(1, 13):  # characters 2-13 weighted 2..13
-        char = upn.str.slice(position, 1)
-        value = char.replace_strict(_VALUE, default=0, return_dtype=pl.Int64)
-        total = total + value * (position + 1)
-    expected = (total % 23).replace_strict(
-        dict(enumerate(ALPHABET[:23])), default="?", return_dtype=pl.String
+def valid_upns(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """One Boolean column, named `column`: True where the (normalised) value is a UPN with
+    the right check letter; null stays null.
+
+    Characters 2-13 are weighted 2..13 by their value in the alphabet; characters 2-12
+    are digits in any UPN of the right shape, worth 23 + the digit, so they are read as
+    one integer and taken apart arithmetically. The three selects are deliberate: in one
+    expression Polars recomputed the normalised text and the integer at every use, which
+    made this check most of the contracts' time (0.49 s against 0.06 s for 500,000
+    UPNs, measured).
+    """
+    upn, digits = pl.col(column), pl.col("__digits")
+    total = pl.lit(23 * sum(range(2, 13)), dtype=pl.Int64)
+    for position in range(1, 12):
+        total = total + (digits // 10 ** (11 - position) % 10) * (position + 1)
+    last = upn.str.slice(12, 1).replace_strict(_VALUE, default=0, return_dtype=pl.Int64)
+    expected = ((total + last * 13) % 23).replace_strict(
+        _CHECK_LETTER, default="?", return_dtype=pl.String
     )
-    return upn.str.contains(UPN_SHAPE) & (upn.str.slice(0, 1) == expected)
+    return (
+        frame.select(normalise_upn(upn))
+        .with_columns(upn.str.slice(1, 11).cast(pl.Int64, strict=False).alias("__digits"))
+        .select(upn.str.contains(UPN_SHAPE) & (upn.str.slice(0, 1) == expected))
+    )

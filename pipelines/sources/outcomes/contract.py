@@ -23,7 +23,7 @@ from pipelines.ingest.contract_support import (
     year_end,
 )
 from pipelines.ingest.spec import Column, Kind, SourceSpec
-from pipelines.ingest.upn import valid_upn
+from pipelines.ingest.upn import valid_upns
 
 PRIMARY_NEEDS = ["SPLD", "MLD", "SLD", "PMLD", "SEMH", "SLCN", "HI", "VI", "MSI", "PD", "ASD",
                  "OTH", "NSA"]
@@ -79,7 +79,7 @@ class OutcomesContract(ReferenceBoundModel):
 
     @rule("upn_check_letter", "upn")
     def _upn(cls, data: Any) -> pl.LazyFrame:
-        return data.lazyframe.select(valid_upn(pl.col("upn")))
+        return valid_upns(data.lazyframe, "upn")
 
     @rule("primary_need_required", "primary_need")
     def _need_required(cls, data: Any) -> pl.LazyFrame:

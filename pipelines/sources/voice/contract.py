@@ -24,7 +24,7 @@ from pipelines.ingest.contract_support import (
     year_start,
 )
 from pipelines.ingest.spec import Column, Kind, SourceSpec
-from pipelines.ingest.upn import valid_upn
+from pipelines.ingest.upn import valid_upns
 
 RESPONDENT_TYPES = ["pupil", "parent_carer"]
 MAX_RESPONDENT_ID = 64
@@ -58,7 +58,7 @@ class VoiceContract(ReferenceBoundModel):
 
     @rule("respondent_id_is_upn", "respondent_id")
     def _id_not_upn(cls, data: Any) -> pl.LazyFrame:
-        return data.lazyframe.select(valid_upn(pl.col("respondent_id")).not_())
+        return valid_upns(data.lazyframe, "respondent_id").select(pl.col("respondent_id").not_())
 
     @rule("question_code_unknown", "question_code")
     def _question_known(cls, data: Any) -> pl.LazyFrame:
