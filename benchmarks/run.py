@@ -38,6 +38,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -660,7 +661,15 @@ def measure_overhead(env: dict[str, str]) -> dict[str, Any]:
         "python_start_s": _timed_command([python, "-c", "pass"], env),
         "import_dagster_s": _timed_command([python, "-c", "import dagster"], env),
         "imf_help_s": _timed_command([imf, "--help"], env) if Path(imf).exists() else None,
+        "import_gx_s": _timed_command([python, "-c", "import great_expectations"], env, 3),
     }
+    # Side by side: the same import compiling every module from source, as every process
+    # did before the install compiled the bytecode (pyproject's tool.uv compile-bytecode)
+    # wherever PYTHONDONTWRITEBYTECODE is set. An empty cache prefix hides the .pyc files.
+    with tempfile.TemporaryDirectory() as no_bytecode:
+        out["import_gx_from_source_s"] = _timed_command(
+            [python, "-c", "import great_expectations"],
+            {**env, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": no_bytecode}, 3)
     try:
         out["defs_process_s"] = _timed_command([python, "-c", load_defs], env, repeats=3)
         printed = subprocess.run([python, "-c", load_defs], cwd=REPO_ROOT, check=True,
@@ -1009,6 +1018,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"{_s(overhead.get('python_start_s'), 3)} |",
             f"| `import dagster` (process) | {_s(overhead.get('import_dagster_s'), 3)} |",
             f"| `imf --help` (process start-up) | {_s(overhead.get('imf_help_s'), 3)} |",
+            f"| `import great_expectations` (process) | {_s(overhead.get('import_gx_s'), 3)} |",
+            f"| … the same, compiling every module from source (no bytecode installed, "
+            f"PYTHONDONTWRITEBYTECODE set) | {_s(overhead.get('import_gx_from_source_s'), 3)} |",
             f"| load `pipelines.definitions` + resolve jobs and asset graph (process) | "
             f"{_s(overhead.get('defs_process_s'), 3)} |",
             f"| … of which in-process load ({overhead.get('assets', '?')} assets) | "
