@@ -8,6 +8,7 @@ that failed to parse is not reported again by checks that read its (null) value.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pandera.errors
@@ -57,12 +58,16 @@ def check_chunk(
     duplicates: pl.Series,
 ) -> ChunkResult:
     """`text`: row_number, the spec's columns (text, possibly null) and OVERFLOW."""
-    typed, failures = parse(text, spec)
-    failures = pl.concat(
-        [failures, _contract_failures(typed, failures, contract), _extra_values(text),
-         _duplicates(text, spec, duplicates)]
-    )
-    as_read = _protected(text, spec, pseudonymiser)
+    # Pseudonymising (a Python HMAC loop, holding the GIL) runs beside parsing and the
+    # contract (Polars, which releases it while it works).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-pseudonymise") as pool:
+        protecting = pool.submit(_protected, text, spec, pseudonymiser)
+        typed, failures = parse(text, spec)
+        failures = pl.concat(
+            [failures, _contract_failures(typed, failures, contract), _extra_values(text),
+             _duplicates(text, spec, duplicates)]
+        )
+        as_read = protecting.result()
     bad = failures.get_column(ROW).unique().implode()
     is_bad = pl.col(ROW).is_in(bad)
     bad_as_read = as_read.filter(is_bad)
