@@ -16,20 +16,23 @@ UPN_PATTERN = re.compile(r"[A-Z]\d{11}[A-Z0-9]", re.IGNORECASE)
 
 
 def test_no_upn_in_clear_anywhere(imf_env: ImfEnv, wh: Path) -> None:  # noqa: F811
-    upns = [upn(n) for n in range(1, 41)]
+    upns = [upn(n) for n in range(1, 44)]
     outcomes = [row("outcomes", upn=u) for u in upns[:30]]
     outcomes += [
         row("outcomes", upn=upns[30], suspensions="99"),  # quarantined: rule failure
         row("outcomes", upn=upns[0]),  # duplicate of the first pupil
         row("outcomes", upn=upns[31], year_group=upns[32]),  # a UPN in the wrong column
         row("outcomes", upn=upns[33].lower()),  # lower case still the same pupil
+        # a lost comma glues a UPN to its neighbour: quarantined, the UPN removed
+        row("outcomes", upn=upns[40], year_group=f"{upns[41]}11"),
     ]
     write(imf_env.landing, "outcomes", "o.csv", csv_bytes(outcomes))
     voice = [row("voice", respondent_id=upns[34]), row("voice", respondent_id=upns[35],
                                                         response="9")]
     write(imf_env.landing, "voice", "v.csv", csv_bytes(voice))
     spend = [row("spend", description=f"support for {upns[36]} and {upns[37].lower()}"),
-             row("spend", description=f"{upns[38]}", amount_gbp="-1")]
+             row("spend", description=f"{upns[38]}", amount_gbp="-1"),
+             row("spend", description=f"pupil{upns[42]}")]  # no word boundary
     write(imf_env.landing, "spend", "s.csv", csv_bytes(spend))
     extra_header = [*VALID["allocations"], "pupil"]
     write(imf_env.landing, "allocations", "a.csv", csv_bytes(

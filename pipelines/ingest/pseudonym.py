@@ -57,15 +57,19 @@ class Pseudonymiser:
         return pl.Series(values.name, hashed, dtype=pl.String)
 
     def scrub(self, values: pl.Series) -> pl.Series:
-        """Pseudonymise whole cells that look like a UPN; leave everything else as it is."""
-        looks = values.str.strip_chars().str.contains(f"^{UPN_LIKE}$").fill_null(False)
-        if not looks.any():
+        """A cell that is a UPN becomes its pseudonym; UPN-shaped text inside any other cell
+        (a UPN glued to its neighbour when a comma is lost, say) is removed."""
+        if not values.str.contains(UPN_LIKE).fill_null(False).any():
             return values
+        whole = values.str.strip_chars().str.contains(f"^{UPN_LIKE}$").fill_null(False)
         return pl.select(
-            pl.when(looks).then(self.series(values)).otherwise(values).alias(values.name)
+            pl.when(whole).then(self.series(values))
+            .otherwise(remove_upns_in_text(pl.lit(values)))
+            .alias(values.name)
         ).to_series()
 
 
 def remove_upns_in_text(expr: pl.Expr) -> pl.Expr:
-    """Free text keeps its words but loses anything shaped like a UPN."""
-    return expr.str.replace_all(rf"\b{UPN_LIKE}\b", UPN_REMOVED)
+    """Text keeps its words but loses anything shaped like a UPN, even inside a word: a
+    boundary-only match let 'pupilA123…' or '2025/26XA123…' through."""
+    return expr.str.replace_all(UPN_LIKE, UPN_REMOVED)
