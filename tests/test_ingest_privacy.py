@@ -59,3 +59,18 @@ def test_no_upn_in_clear_anywhere(imf_env: ImfEnv, wh: Path) -> None:  # noqa: F
                  [key.one(upns[33])])[0][0] == 1
     assert query(wh, "SELECT count(*) FROM audit.quarantine WHERE rule = 'duplicate_pupil' "
                  "AND value = ?", [key.one(upns[0])])[0][0] == 2
+
+
+def test_header_cells_shown_in_the_log_carry_no_upn(imf_env: ImfEnv, wh: Path) -> None:  # noqa: F811
+    # A file sent without its header row is refused, and the refusal names the columns it
+    # found: its first pupil's cells. A header cell that is a UPN is an extra column.
+    no_header = csv_bytes([row("outcomes", upn=upn(1)), row("outcomes", upn=upn(2))])
+    write(imf_env.landing, "outcomes", "no_header.csv", no_header.split(b"\r\n", 1)[1])
+    extra = [*VALID["outcomes"], upn(3)]
+    write(imf_env.landing, "outcomes", "extra.csv", csv_bytes(
+        [{**row("outcomes", upn=upn(4)), upn(3): "x"}], header=extra))
+    assert sorted(f.status for f in ingest("outcomes", wh).files) == ["loaded", "refused"]
+    logged = " ".join(str(v) for r in query(
+        wh, "SELECT reason, extra_columns FROM audit.submission_log") for v in r).upper()
+    assert "FOUND:" in logged and "[UPN REMOVED]" in logged
+    assert not {m.upper() for m in UPN_PATTERN.findall(logged)} & {upn(n) for n in (1, 2, 3)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipelines.ingest.pseudonym import remove_upns
 from pipelines.ingest.rules import FileRefused
 from pipelines.ingest.spec import SourceSpec
 
@@ -48,7 +49,7 @@ def map_header(header: list[str | None], spec: SourceSpec) -> HeaderMap:
                 )
             cells[f"c{position}"] = name
         elif name:
-            extras.append(str(raw).strip())
+            extras.append(remove_upns(str(raw).strip()))  # a header cell may be data
         # a nameless column (e.g. a trailing comma) carries nothing the contract asks for
     found = set(cells.values())
     missing = [c for c in spec.required_columns if c not in found]
@@ -67,7 +68,9 @@ def map_header(header: list[str | None], spec: SourceSpec) -> HeaderMap:
 
 def _found_columns(header: list[str | None]) -> str:
     """The first few column names found (each cut short), and how many more there are."""
-    names = [name for name in (normalise_header(h) for h in header) if name]
+    # Without its header row a file's first pupil is taken for the header: never quote
+    # a UPN back.
+    names = [remove_upns(name) for name in (normalise_header(h) for h in header) if name]
     if not names:
         return "none"
     shown = [name if len(name) <= _SHOWN_NAME_CHARS else name[:_SHOWN_NAME_CHARS - 1] + "…"

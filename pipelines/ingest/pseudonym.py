@@ -9,6 +9,7 @@ survey id that is a UPN) is pseudonymised the same way, so no UPN reaches the wa
 from __future__ import annotations
 
 import hashlib
+import re
 
 import polars as pl
 
@@ -73,3 +74,11 @@ def remove_upns_in_text(expr: pl.Expr) -> pl.Expr:
     """Text keeps its words but loses anything shaped like a UPN, even inside a word: a
     boundary-only match let 'pupilA123…' or '2025/26XA123…' through."""
     return expr.str.replace_all(UPN_LIKE, UPN_REMOVED)
+
+
+_UPN_IN_TEXT = re.compile(UPN_LIKE)
+
+
+def remove_upns(text: str) -> str:
+    """`remove_upns_in_text` for one string: header cells quoted back in messages."""
+    return _UPN_IN_TEXT.sub(UPN_REMOVED, text)
