@@ -11,7 +11,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from pipelines.environment import prepare_environment
+from pipelines.environment import MissingDagsterHome, prepare_environment
 from pipelines.settings import REPO_ROOT, env
 
 DEMO_FAULT_RATE = 0.002
@@ -191,7 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    prepare_environment()
+    try:
+        prepare_environment()
+    except MissingDagsterHome as missing:
+        _say(f"Not started: {missing}")
+        return 2
     return int(args.func(args))
 
 

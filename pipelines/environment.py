@@ -11,6 +11,10 @@ from pipelines.settings import DATA_DIR, REPO_ROOT, ensure_pseudonym_key
 DEFAULT_DAGSTER_HOME = DATA_DIR / "dagster_home"
 
 
+class MissingDagsterHome(RuntimeError):
+    """DAGSTER_HOME is set to a folder that does not exist."""
+
+
 def prepare_environment() -> Path:
     """Set the defaults the commands rely on and return DAGSTER_HOME.
 
@@ -23,6 +27,13 @@ def prepare_environment() -> Path:
     ensure_pseudonym_key()
     home = os.environ.get("DAGSTER_HOME", "").strip()
     if home:
+        # Dagster would stop later with a traceback; an analyst needs the fix in one line.
+        # Not created here: a mistyped path would silently start an empty instance.
+        if not Path(home).is_dir():
+            raise MissingDagsterHome(
+                f"DAGSTER_HOME is set to {home}, which is not a folder. Create it and copy "
+                f"{REPO_ROOT / 'dagster.yaml'} into it, or unset DAGSTER_HOME to use "
+                f"{DEFAULT_DAGSTER_HOME}.")
         return Path(home)
     DEFAULT_DAGSTER_HOME.mkdir(parents=True, exist_ok=True)
     link = DEFAULT_DAGSTER_HOME / "dagster.yaml"
