@@ -73,12 +73,16 @@ def published_public(
         "index": dg.MetadataValue.path(str(summary.index)),
         "index_url": dg.MetadataValue.url(summary.index.as_uri()),
         "groups": len(summary.group_reports),
+        # Groups whose inputs were unchanged: their folders were copied, not rendered again.
+        "groups_reused": len(summary.reused),
         "ees_files": dg.MetadataValue.json([str(p) for p in summary.ees_files]),
         **{f"rows_{k}": v for k, v in summary.rows.items()},
     }
     for gid, path in summary.group_reports.items():
         metadata[f"report_{gid}"] = dg.MetadataValue.url(path.as_uri())
-    context.log.info(f"published {len(summary.group_reports)} group reports to {summary.index}")
+    context.log.info(
+        f"published {len(summary.group_reports)} group reports to {summary.index} "
+        f"({len(summary.reused)} unchanged since the last publication, copied)")
     _record_group_reports(context, summary)
     return dg.MaterializeResult(metadata=metadata)
 

@@ -32,6 +32,15 @@ from pipelines.publish.ees import (
 from pipelines.publish.excel import write_workbook
 from pipelines.publish.report.model import build_group_view
 from pipelines.publish.report.render import render
+from pipelines.publish.reuse import (
+    GroupRecord,
+    copy_if_unchanged,
+    fingerprint,
+    frame_text,
+    read_manifest,
+    record_folder,
+    write_manifest,
+)
 from pipelines.publish.screener import Finding, errors, screen_folder
 from pipelines.resources.warehouse import table_exists
 
@@ -60,6 +69,7 @@ class PublishSummary:
     ees_files: list[Path] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)  # groups whose folder was carried over
 
 
 def assert_no_small_cells(table: EesTable, threshold: int) -> None:
@@ -162,8 +172,13 @@ def publish_public(
     publish_dir: Path,
     threshold: int,
     catalog: Sequence[IndicatorMeta] | None = None,
+    reuse: bool = True,
 ) -> PublishSummary:
-    """Build and atomically publish `<publish_dir>/public`; raise if anything is unsafe."""
+    """Build and atomically publish `<publish_dir>/public`; raise if anything is unsafe.
+
+    With `reuse`, a group whose folder would be rendered from exactly the same inputs as
+    in the current publication has that folder copied instead (see `reuse.py`).
+    """
     catalog = tuple(indicator_catalog()) if catalog is None else tuple(catalog)
     geo = Geography.load(conn)
     outcomes = outcome_table(conn, geo, catalog)
@@ -182,49 +197,86 @@ def publish_public(
             summary.ees_files += [final / "ees" / p.name for p in table.write(ees)]
         findings = screen_folder(ees)
         missing = missing_schools(conn, _missing_asked(group_ids, coverage))
+        previous = read_manifest(final.resolve()) if reuse and final.exists() else {}
+        records: dict[str, GroupRecord] = {}
         for gid in group_ids:
             folder = out / "groups" / gid
             group_tables = [t.for_group(gid) for t in tables]
-            downloads: list[tuple[str, str]] = [(f"{gid}.xlsx", "All tables (Excel)")]
-            for t in group_tables:
-                for path in t.write(folder):
-                    kind = ("metadata, CSV" if path.name.endswith(".meta.csv")
-                            else "Parquet" if path.suffix == ".parquet" else "CSV")
-                    downloads.append((path.name, f"{t.title} ({kind})"))
-            # A group's own extract has one partnership group by design.
-            findings += screen_folder(folder, allow_singular={"partnership_group"})
-            label, la_code, _ = geo.groups[gid]
-            la_name = geo.las.get(la_code, ("", la_code))[1]
-            view = build_group_view(gid, label, la_name, outcomes, spend, coverage, catalog,
-                                    _missing_of(missing, gid), threshold)
-            view.downloads = downloads
-            notes = [
-                ("Group", label),
-                ("Local authority", la_name),
-                ("Years", ", ".join(view.years)),
-                ("Symbols", "c = hidden to protect privacy (fewer than "
-                 f"{threshold} children, or would reveal such a number); z = does not apply; "
-                 "x = not available"),
-                ("Spend", "Spend is context for the outcomes, not a measure of success. "
-                 "It is not ranked."),
-                ("Columns", "Row 2 of each sheet describes its column in words; pp = "
-                 "percentage points."),
-            ]
-            write_workbook(folder / f"{gid}.xlsx", f"{label}: outcomes for children with SEND",
-                           notes, group_tables)
-            (folder / "index.html").write_text(
-                render("group.html.j2", g=view, threshold=threshold), encoding="utf-8"
-            )
+            label, la_name = _group_names(geo, gid)
+            group_missing = _missing_of(missing, gid)
+            made_from = fingerprint(
+                gid, label, la_name, threshold, _catalog_text(catalog), group_missing,
+                *((t.name, t.meta, frame_text(t.data)) for t in group_tables))
+            old = previous.get(gid)
+            if old is not None and copy_if_unchanged(old, made_from,
+                                                     final / "groups" / gid, folder):
+                records[gid] = old
+                summary.reused.append(gid)
+            else:
+                group_findings = _write_group(folder, gid, label, la_name, group_tables,
+                                              outcomes, spend, coverage, catalog,
+                                              group_missing, threshold)
+                records[gid] = record_folder(folder, made_from, group_findings)
+            findings += records[gid].findings
             summary.group_reports[gid] = final / "groups" / gid / "index.html"
         (out / "index.html").write_text(
             render("index.html.j2", las=_index_las(geo, group_ids, coverage),
                    downloads=_index_downloads(tables), threshold=threshold),
             encoding="utf-8",
         )
+        write_manifest(out, records)
         if errors(findings):
             raise ScreenerFailed(errors(findings))
         summary.findings = findings
     return summary
+
+
+def _catalog_text(catalog: Sequence[IndicatorMeta]) -> list[tuple[object, ...]]:
+    """What the reports use of the catalogue (not where its SQL files happen to be)."""
+    return [(m.id, m.title, m.kind, m.measures, m.why, m.read, sorted(m.extra.items()))
+            for m in catalog]
+
+
+def _group_names(geo: Geography, gid: str) -> tuple[str, str]:
+    """A group's name and its local authority's name."""
+    label, la_code, _ = geo.groups[gid]
+    return label, geo.las.get(la_code, ("", la_code))[1]
+
+
+def _write_group(folder: Path, gid: str, label: str, la_name: str,
+                 group_tables: Sequence[EesTable], outcomes: EesTable, spend: EesTable,
+                 coverage: EesTable, catalog: Sequence[IndicatorMeta],
+                 missing: Missing | None, threshold: int) -> list[Finding]:
+    """Render one group's folder: its tables, workbook and report; the screener's findings."""
+    downloads: list[tuple[str, str]] = [(f"{gid}.xlsx", "All tables (Excel)")]
+    for t in group_tables:
+        for path in t.write(folder):
+            kind = ("metadata, CSV" if path.name.endswith(".meta.csv")
+                    else "Parquet" if path.suffix == ".parquet" else "CSV")
+            downloads.append((path.name, f"{t.title} ({kind})"))
+    # A group's own extract has one partnership group by design.
+    findings = screen_folder(folder, allow_singular={"partnership_group"})
+    view = build_group_view(gid, label, la_name, outcomes, spend, coverage, catalog,
+                            missing, threshold)
+    view.downloads = downloads
+    notes = [
+        ("Group", label),
+        ("Local authority", la_name),
+        ("Years", ", ".join(view.years)),
+        ("Symbols", "c = hidden to protect privacy (fewer than "
+         f"{threshold} children, or would reveal such a number); z = does not apply; "
+         "x = not available"),
+        ("Spend", "Spend is context for the outcomes, not a measure of success. "
+         "It is not ranked."),
+        ("Columns", "Row 2 of each sheet describes its column in words; pp = "
+         "percentage points."),
+    ]
+    write_workbook(folder / f"{gid}.xlsx", f"{label}: outcomes for children with SEND",
+                   notes, group_tables)
+    (folder / "index.html").write_text(
+        render("group.html.j2", g=view, threshold=threshold), encoding="utf-8"
+    )
+    return findings
 
 
 def _missing_asked(group_ids: Sequence[str], coverage: EesTable) -> MissingAsked:
