@@ -7,7 +7,7 @@ The runs are tagged so the landing sensor's follow-on does not chain them a seco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,23 +52,29 @@ def run_all(
     quiet: bool = True,
     failure_dir: Path | None = None,
     years: Sequence[str] | None = None,
+    local_authorities: Mapping[str, Sequence[str]] | None = None,
 ) -> FullRunResult:
     """Run every stage; on failure write a summary under `failure_dir` and raise RunFailed.
 
     `years` are the academic years whose models are rebuilt; by default every year with
-    data (after ingest has registered any new one).
+    data (after ingest has registered any new one). `local_authorities` narrows a year to
+    the LAs whose shards are rebuilt, the others reused, as the landing sensor narrows a
+    resubmission's run (`{"2025/26": ["886"]}`); a year not in it rebuilds every LA.
     """
     result = FullRunResult()
     run_config = QUIET_LOGS if quiet else None
 
-    def execute(job_name: str, label: str, partition_key: str | None = None) -> None:
+    def execute(job_name: str, label: str, partition_key: str | None = None,
+                only: Sequence[str] = ()) -> None:
         job = defs.resolve_job_def(job_name)
         progress(f"▶ {label}")
+        config = ({**(run_config or {}), **yearly_run_config(only)} if only
+                  else run_config)
         outcome = job.execute_in_process(
             instance=instance,
             partition_key=partition_key,
             raise_on_error=False,
-            run_config=run_config,
+            run_config=config,
             tags=RUN_TAGS,
         )
         result.run_ids[label] = outcome.run_id
@@ -92,7 +98,8 @@ def run_all(
     result.years = sorted(instance.get_dynamic_partitions(ACADEMIC_YEAR)
                           if years is None else years)
     for year in result.years:
-        execute(YEARLY_MODELS_JOB, f"models for {year}", partition_key=year)
+        execute(YEARLY_MODELS_JOB, f"models for {year}", partition_key=year,
+                only=(local_authorities or {}).get(year, ()))
     execute(PUBLISH_JOB, "indicators, audit and publishing")
     return result
 

@@ -178,3 +178,27 @@ def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
     with duckdb.connect(str(env.warehouse), read_only=True) as conn:
         after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
     assert after == expected and {row[0] for row in after} == set(LAS)
+
+
+def test_a_full_run_narrowed_to_one_local_authority_rebuilds_only_its_shard(
+    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`run_all(local_authorities=...)`, the benchmark's resubmission path, narrows the
+    yearly run as the landing sensor does."""
+    from pipelines.definitions import build_definitions
+    from pipelines.runner import run_all
+    from pipelines.shards import shard_path
+
+    env = point_at(runs["serial"].root, monkeypatch, KEY)
+    shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
+    before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    with dg.DagsterInstance.get() as instance:
+        run_all(build_definitions(), instance, progress=lambda _: None, years=[YEAR],
+                local_authorities={YEAR: ["805"]})
+    assert shards["805"].stat().st_mtime_ns > before["805"]  # rebuilt
+    assert shards["857"].stat().st_mtime_ns == before["857"]  # reused
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    assert after == expected
