@@ -34,6 +34,7 @@ from pipelines.publish.report.model import build_group_view
 from pipelines.publish.report.render import render
 from pipelines.publish.reuse import (
     GroupRecord,
+    as_recorded,
     copy_if_unchanged,
     fingerprint,
     frame_text,
@@ -45,6 +46,8 @@ from pipelines.publish.screener import Finding, errors, screen_folder
 from pipelines.resources.warehouse import table_exists
 
 PUBLIC = "public"
+# A group's own extract has one partnership group by design.
+GROUP_SINGULAR = frozenset({"partnership_group"})
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -231,6 +234,35 @@ def publish_public(
     return summary
 
 
+@dataclass
+class ScreenedPublication:
+    findings: list[Finding]
+    groups_screened: int  # group folders read by the screener
+    groups_as_recorded: int  # group folders byte-identical to what was screened when written
+
+
+def screen_published(public: Path) -> ScreenedPublication:
+    """The EES screener's findings on a publication as it is on disk now.
+
+    The national tables are always screened. A group folder whose files are byte for byte
+    the ones the publication's manifest recorded (SHA-256, same file list), written by
+    this publishing code, has the findings the screener gave those very bytes when they
+    were written; any other group folder is screened again.
+    """
+    records = read_manifest(public.resolve()) if public.exists() else {}
+    findings = screen_folder(public / "ees")
+    screened = recorded = 0
+    for folder in sorted((public / "groups").glob("*")):
+        record = records.get(folder.name)
+        if record is not None and as_recorded(record, folder) is not None:
+            findings += record.findings
+            recorded += 1
+        else:
+            findings += screen_folder(folder, allow_singular=GROUP_SINGULAR)
+            screened += 1
+    return ScreenedPublication(findings, screened, recorded)
+
+
 def _catalog_text(catalog: Sequence[IndicatorMeta]) -> list[tuple[object, ...]]:
     """What the reports use of the catalogue (not where its SQL files happen to be)."""
     return [(m.id, m.title, m.kind, m.measures, m.why, m.read, sorted(m.extra.items()))
@@ -254,8 +286,7 @@ def _write_group(folder: Path, gid: str, label: str, la_name: str,
             kind = ("metadata, CSV" if path.name.endswith(".meta.csv")
                     else "Parquet" if path.suffix == ".parquet" else "CSV")
             downloads.append((path.name, f"{t.title} ({kind})"))
-    # A group's own extract has one partnership group by design.
-    findings = screen_folder(folder, allow_singular={"partnership_group"})
+    findings = screen_folder(folder, allow_singular=GROUP_SINGULAR)
     view = build_group_view(gid, label, la_name, outcomes, spend, coverage, catalog,
                             missing, threshold)
     view.downloads = downloads

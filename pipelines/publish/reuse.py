@@ -88,18 +88,22 @@ def record_folder(folder: Path, fingerprint_: str, findings: Sequence[Finding]
 
 
 def write_manifest(folder: Path, groups: Mapping[str, GroupRecord]) -> None:
-    doc = {"groups": {gid: asdict(rec) for gid, rec in sorted(groups.items())}}
+    doc = {"code_version": code_version(),
+           "groups": {gid: asdict(rec) for gid, rec in sorted(groups.items())}}
     (folder / MANIFEST).write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
 def read_manifest(current: Path) -> dict[str, GroupRecord]:
-    """The group records of the current publication; empty if there is none or it is
-    unreadable (then every group is rendered, which is always correct)."""
+    """The group records of the current publication, if this publishing code wrote them;
+    empty if there is none, it is unreadable or other code wrote it (then every group is
+    rendered or screened again, which is always correct)."""
     path = current / MANIFEST
     if not path.is_file():
         return {}
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("code_version") != code_version():
+            return {}
         return {
             gid: GroupRecord(rec["fingerprint"], dict(rec["files"]),
                              [Finding(**f) for f in rec["findings"]])
@@ -110,25 +114,33 @@ def read_manifest(current: Path) -> dict[str, GroupRecord]:
         return {}
 
 
+def as_recorded(record: GroupRecord, folder: Path) -> dict[str, bytes] | None:
+    """The folder's files when they are exactly the recorded ones (same names, same
+    SHA-256, no file added or missing); None otherwise."""
+    if not folder.is_dir() or {p.name for p in folder.iterdir()} != set(record.files):
+        return None
+    contents: dict[str, bytes] = {}
+    for name, expected in record.files.items():
+        path = folder / name
+        if path.is_symlink() or not path.is_file():
+            return None
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != expected:
+            logger.warning("%s differs from what was published", path)
+            return None
+        contents[name] = data
+    return contents
+
+
 def copy_if_unchanged(previous: GroupRecord | None, fingerprint_: str, source: Path,
                       target: Path) -> bool:
     """Copy `source` to `target` when its record matches `fingerprint_` and its files are
     exactly the recorded ones; False (nothing written) otherwise."""
-    if previous is None or previous.fingerprint != fingerprint_ or not source.is_dir():
+    if previous is None or previous.fingerprint != fingerprint_:
         return False
-    present = {p.name for p in source.iterdir()}
-    if present != set(previous.files):
+    contents = as_recorded(previous, source)
+    if contents is None:
         return False
-    contents: dict[str, bytes] = {}
-    for name, expected in previous.files.items():
-        path = source / name
-        if path.is_symlink() or not path.is_file():
-            return False
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != expected:
-            logger.warning("%s differs from what was published: rendering it again", path)
-            return False
-        contents[name] = data
     target.mkdir(parents=True, exist_ok=True)
     for name, data in contents.items():
         (target / name).write_bytes(data)

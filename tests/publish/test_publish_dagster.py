@@ -79,3 +79,30 @@ def test_check_fails_on_broken_published_files(
     assert isinstance(check_result, dg.AssetCheckResult)
     assert not check_result.passed
     assert "time_identifier" in str(check_result.metadata["errors"].value)
+
+
+def test_check_fails_on_a_group_file_damaged_after_publishing(
+    tmp_path: Path, catalog: tuple[IndicatorMeta, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group folder is taken as screened only while it is byte-identical to what was
+    screened; a damaged one is screened again and fails."""
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    monkeypatch.setattr("pipelines.publish.core.indicator_catalog", lambda: catalog)
+    settings = ImfSettings(
+        landing_dir=str(tmp_path / "landing"), warehouse=str(db),
+        publish_dir=str(tmp_path / "published"), pseudonym_key="test-key",
+    )
+    resources = {"settings": settings, "warehouse": Warehouse(path=str(db))}
+    assert dg.materialize([publish_assets.published_public], resources=resources).success
+    intact = publish_assets.ees_screener(settings=settings)
+    assert isinstance(intact, dg.AssetCheckResult) and intact.passed
+    assert intact.metadata["group_folders_as_recorded"].value == 2
+    assert intact.metadata["group_folders_screened"].value == 0
+    data = (tmp_path / "published" / "public" / "groups" / "202-01"
+            / "imf_spend_context_202-01.csv")
+    data.write_text(data.read_text().replace("Academic year", "Academic Year"))
+    damaged = publish_assets.ees_screener(settings=settings)
+    assert isinstance(damaged, dg.AssetCheckResult)
+    assert not damaged.passed
+    assert damaged.metadata["group_folders_screened"].value == 1
+    assert "imf_spend_context_202-01.csv" in str(damaged.metadata["errors"].value)

@@ -4,13 +4,15 @@ and the result is byte-identical to publishing from scratch."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import duckdb
 
 from pipelines.catalog import IndicatorMeta
-from pipelines.publish.core import PUBLIC, PublishSummary, publish_public
+from pipelines.publish.core import PUBLIC, PublishSummary, publish_public, screen_published
 from pipelines.publish.reuse import MANIFEST
+from pipelines.publish.screener import screen_folder
 
 from .conftest import GROUPS, THRESHOLD, build_warehouse
 
@@ -97,3 +99,41 @@ def test_an_unreadable_manifest_means_rendering_everything(
     again = _publish(db, tmp_path / "pub", catalog)
     assert again.reused == []
     assert _tree(tmp_path / "pub" / PUBLIC) == pristine
+
+
+def test_screening_a_publication_uses_the_recorded_findings_only_for_intact_folders(
+        tmp_path: Path, catalog: tuple[IndicatorMeta, ...]) -> None:
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    published = _publish(db, tmp_path / "pub", catalog)
+    public = tmp_path / "pub" / PUBLIC
+    screened = screen_published(public)
+    assert (screened.groups_as_recorded, screened.groups_screened) == (2, 0)
+    assert screened.findings == published.findings
+    fresh = screen_folder(public / "ees") + [
+        f for gid in ALL_GROUPS
+        for f in screen_folder(public / "groups" / gid, allow_singular={"partnership_group"})]
+    assert screened.findings == fresh  # what screening every folder again finds
+
+    manifest = public.resolve() / MANIFEST
+    manifest.write_text(manifest.read_text().replace('"code_version": "', '"code_version": "x'))
+    other_code = screen_published(public)  # written by other publishing code: screened
+    assert (other_code.groups_as_recorded, other_code.groups_screened) == (0, 2)
+    assert other_code.findings == fresh
+
+
+def test_recorded_findings_stand_for_a_folder_only_while_its_bytes_are_unchanged(
+        tmp_path: Path, catalog: tuple[IndicatorMeta, ...]) -> None:
+    """The fixture's files have no findings, so one is recorded by hand: it is reported
+    while the folder is as recorded, and gone once a file changes (screened afresh)."""
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    _publish(db, tmp_path / "pub", catalog)
+    public = tmp_path / "pub" / PUBLIC
+    manifest = public.resolve() / MANIFEST
+    doc = json.loads(manifest.read_text())
+    noted = {"rule": "note", "file": "index.html", "message": "recorded", "severity": "warning"}
+    doc["groups"]["202-01"]["findings"] = [noted]
+    manifest.write_text(json.dumps(doc))
+    assert [f.message for f in screen_published(public).findings] == ["recorded"]
+    report = public / "groups" / "202-01" / "index.html"
+    report.write_text(report.read_text() + " ")
+    assert screen_published(public).findings == []
