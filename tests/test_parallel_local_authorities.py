@@ -155,20 +155,26 @@ def test_the_shards_add_up_to_a_whole_warehouse_run(runs: dict[str, Any],
             assert rows > 0 or model.name.startswith("ind_"), model.table
 
 
+def _shards_before(env: ImfEnv) -> tuple[dict[str, Path], dict[str, int], list[Any]]:
+    """Each LA's shard file, its modification time, and one indicator table's rows."""
+    from pipelines.shards import shard_path
+
+    shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
+    before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    return shards, before, expected
+
+
 def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
     runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pipelines.automation.jobs import YEARLY_MODELS_JOB
     from pipelines.automation.sensors import yearly_run_config
     from pipelines.definitions import build_definitions
-    from pipelines.shards import shard_path
 
     env = point_at(runs["parallel"].root, monkeypatch, KEY)
-    shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
-    before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
-    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
-        expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
-
+    shards, before, expected = _shards_before(env)
     with dg.DagsterInstance.get() as instance:
         result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
             instance=instance, partition_key=YEAR, run_config=yearly_run_config(["857"]))
@@ -187,13 +193,9 @@ def test_a_full_run_narrowed_to_one_local_authority_rebuilds_only_its_shard(
     yearly run as the landing sensor does."""
     from pipelines.definitions import build_definitions
     from pipelines.runner import run_all
-    from pipelines.shards import shard_path
 
     env = point_at(runs["serial"].root, monkeypatch, KEY)
-    shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
-    before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
-    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
-        expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    shards, before, expected = _shards_before(env)
     with dg.DagsterInstance.get() as instance:
         run_all(build_definitions(), instance, progress=lambda _: None, years=[YEAR],
                 local_authorities={YEAR: ["805"]})

@@ -61,9 +61,9 @@ def test_materialize_with_blocking_check(
     assert index.exists()
 
 
-def test_check_fails_on_broken_published_files(
-    tmp_path: Path, catalog: tuple[IndicatorMeta, ...], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _published_fixture(tmp_path: Path, catalog: tuple[IndicatorMeta, ...],
+                       monkeypatch: pytest.MonkeyPatch) -> ImfSettings:
+    """The fixture warehouse published by the asset; the settings the check reads."""
     db = build_warehouse(tmp_path / "wh.duckdb")
     monkeypatch.setattr("pipelines.publish.core.indicator_catalog", lambda: catalog)
     settings = ImfSettings(
@@ -72,6 +72,13 @@ def test_check_fails_on_broken_published_files(
     )
     resources = {"settings": settings, "warehouse": Warehouse(path=str(db))}
     assert dg.materialize([publish_assets.published_public], resources=resources).success
+    return settings
+
+
+def test_check_fails_on_broken_published_files(
+    tmp_path: Path, catalog: tuple[IndicatorMeta, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = _published_fixture(tmp_path, catalog, monkeypatch)
     data = tmp_path / "published" / "public" / "ees" / "imf_spend_context.csv"
     data.write_text(data.read_text().replace("Academic year", "Academic Year"))
     # The check alone, against the damaged public files.
@@ -86,14 +93,7 @@ def test_check_fails_on_a_group_file_damaged_after_publishing(
 ) -> None:
     """A group folder is taken as screened only while it is byte-identical to what was
     screened; a damaged one is screened again and fails."""
-    db = build_warehouse(tmp_path / "wh.duckdb")
-    monkeypatch.setattr("pipelines.publish.core.indicator_catalog", lambda: catalog)
-    settings = ImfSettings(
-        landing_dir=str(tmp_path / "landing"), warehouse=str(db),
-        publish_dir=str(tmp_path / "published"), pseudonym_key="test-key",
-    )
-    resources = {"settings": settings, "warehouse": Warehouse(path=str(db))}
-    assert dg.materialize([publish_assets.published_public], resources=resources).success
+    settings = _published_fixture(tmp_path, catalog, monkeypatch)
     intact = publish_assets.ees_screener(settings=settings)
     assert isinstance(intact, dg.AssetCheckResult) and intact.passed
     assert intact.metadata["group_folders_as_recorded"].value == 2
