@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,9 +79,23 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> bool:
+def _group_members(pgid: int) -> str:
+    """The processes still in the group, with their state and command line."""
+    rows = []
+    for p in psutil.process_iter(["pid", "status", "cmdline"]):
+        try:
+            if os.getpgid(p.info["pid"]) == pgid:
+                rows.append(f"{p.info['pid']} {p.info['status']} "
+                            f"{' '.join(p.info['cmdline'] or [])[:200]}")
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return "\n".join(rows)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> str | None:
     """SIGTERM the whole process group (imf, dagster dev, webserver, daemon, code
-    server), then SIGKILL whatever is left after a grace period. True if SIGTERM did."""
+    server), then SIGKILL whatever is left after a grace period. None if SIGTERM did;
+    otherwise the processes that were still there."""
     pgid = proc.pid  # start_new_session: the group id is the leader's pid
     if _group_alive(pgid):
         os.killpg(pgid, signal.SIGTERM)
@@ -88,11 +103,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> bool:
     while _group_alive(pgid) and time.monotonic() < deadline:
         proc.poll()
         time.sleep(0.2)
-    stopped = not _group_alive(pgid)
-    if not stopped:
+    left = _group_members(pgid) if _group_alive(pgid) else None
+    if left is not None:
         os.killpg(pgid, signal.SIGKILL)
     proc.wait(timeout=10)
-    return stopped
+    return left
 
 
 def _like_a_background_job() -> None:
@@ -117,7 +132,7 @@ def ui(imf_env, tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes], 
             start_new_session=True,  # its own process group, stopped by id below
             preexec_fn=_like_a_background_job,
         )
-    stopped: list[bool] = []
+    stopped: list[str | None] = []
     try:
         yield port, proc, log, stopped
     finally:
@@ -169,4 +184,4 @@ def test_imf_ui_serves_the_code_location(ui) -> None:
 
     # Stopped by its process group id, with SIGTERM alone.
     stopped.append(_stop(proc))
-    assert stopped == [True], "imf ui ignored SIGTERM and had to be killed"
+    assert stopped == [None], f"imf ui ignored SIGTERM and had to be killed; left:\n{stopped[0]}"
