@@ -124,7 +124,10 @@ def test_yearly_runs_build_shards_in_process_unless_asked_for_parallel() -> None
     # One LA (an LA's own deployment): a process per step would only add start-up time.
     in_process = {"execution": {"config": {"in_process": {}}}}
     assert yearly_run_config() == in_process
-    job = build_definitions().resolve_job_def(YEARLY_MODELS_JOB)  # launched from the UI
+    # Resolved inside a test instance: after any test that used instance_for_test, Dagster's
+    # definitions-state storage points at the instance it disposed of (test_schedules.py).
+    with dg.instance_for_test():
+        job = build_definitions().resolve_job_def(YEARLY_MODELS_JOB)  # launched from the UI
     assert job.partitioned_config is not None
     assert job.partitioned_config.get_run_config_for_partition_key("2025/26") == in_process
     # IMF_PARALLEL_SHARDS=3: the sensors' runs build up to three LAs at once.

@@ -151,7 +151,7 @@ def test_the_improving_group_improves_more_than_the_steady_one(demo_run: dict) -
 def test_a_rerun_of_one_year_models_only_that_year_and_publishes_the_same(
     demo_run: dict,
 ) -> None:
-    # Last in this module: it runs the pipeline again on the same warehouse.
+    # Near the end of this module: it runs the pipeline again on the same warehouse.
     env: ImfEnv = demo_run["env"]
     published = """SELECT * FROM indicators.published_values
                    ORDER BY ALL"""
@@ -169,6 +169,32 @@ def test_a_rerun_of_one_year_models_only_that_year_and_publishes_the_same(
         "ingest: reference data and landing files", "models for 2024/25",
         "indicators, audit and publishing"]
     assert _rows(env, published) == before
+
+
+def test_the_rerun_copied_every_unchanged_group_folder(demo_run: dict) -> None:
+    # After the rerun above: the same values, so every group's folder was copied.
+    with dg.DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["published", "public"]))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert metadata["groups_reused"].value == metadata["groups"].value == len(
+        demo_run["group_reports"])
+
+
+def test_the_nightly_audit_validates_and_screens_everything_again(demo_run: dict) -> None:
+    from pipelines.automation.jobs import NIGHTLY_AUDIT_JOB
+    from pipelines.automation.schedules import NIGHTLY_AUDIT_CONFIG
+    from pipelines.definitions import build_definitions
+
+    with dg.DagsterInstance.get() as instance:
+        result = build_definitions().resolve_job_def(NIGHTLY_AUDIT_JOB).execute_in_process(
+            instance=instance, run_config=NIGHTLY_AUDIT_CONFIG)
+    assert result.success
+    (screener,) = [c for c in result.get_asset_check_evaluations()
+                   if c.check_name == "ees_screener"]
+    assert screener.passed
+    assert screener.metadata["group_folders_screened"].value == len(demo_run["group_reports"])
+    assert screener.metadata["group_folders_as_recorded"].value == 0
 
 
 def _rows(env: ImfEnv, sql: str) -> list[tuple]:

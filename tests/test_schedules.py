@@ -76,9 +76,11 @@ def test_nightly_audit_requests_one_audit_run(imf_env: ImfEnv) -> None:  # env f
     (request,) = _evaluate(_schedules()["nightly_audit"], when)
     assert request.run_key == f"audit-{when.isoformat()}"
     assert TAG_FOLLOW_ON not in request.tags
-    # Every suite is evaluated at night, none carried forward; the job accepts the config.
-    assert request.run_config == {
-        "ops": {"audit__gx_validation": {"config": {"revalidate_unchanged": True}}}}
+    # Every suite is evaluated and every published folder screened at night, nothing
+    # carried forward; the job accepts the config.
+    assert request.run_config == {"ops": {
+        "audit__gx_validation": {"config": {"revalidate_unchanged": True}},
+        "published__public_ees_screener": {"config": {"rescreen_all": True}}}}
     from pipelines.definitions import build_definitions
 
     with dg.instance_for_test():  # see test_schedules_and_jobs_load_together

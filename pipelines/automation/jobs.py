@@ -77,6 +77,9 @@ INGEST_SELECTION = dg.AssetSelection.groups("reference", "ingest")
 YEARLY_SELECTION: dg.AssetSelection = _PartitionedBy(ACADEMIC_YEAR)
 PUBLISH_SELECTION = dg.AssetSelection.all() - INGEST_SELECTION - YEARLY_SELECTION
 AUDIT_SELECTION = dg.AssetSelection.groups("audit") - YEARLY_SELECTION
+# The nightly audit also screens the published files again, every folder of them.
+NIGHTLY_SELECTION = AUDIT_SELECTION | dg.AssetSelection.checks_for_assets(
+    dg.AssetKey(["published", "public"]))
 
 # Every step writes the one DuckDB file, so the writer lock serialises steps anyway; the
 # in-process executor saves a Python start-up (~2-3 s on two cores) per step.
@@ -115,9 +118,10 @@ publish_job = dg.define_asset_job(
 )
 nightly_audit_job = dg.define_asset_job(
     NIGHTLY_AUDIT_JOB,
-    selection=AUDIT_SELECTION,
+    selection=NIGHTLY_SELECTION,
     description="Re-run the audit assets and their Great Expectations checks against "
-    "the warehouse as it stands (nothing is re-ingested or re-published).",
+    "the warehouse as it stands, and the EES screener on every published file (nothing "
+    "is re-ingested or re-published).",
     **_COMMON,  # type: ignore[arg-type]
 )
 

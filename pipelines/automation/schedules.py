@@ -31,7 +31,11 @@ TIMEZONE = "Europe/London"
 DEFAULT_TERMLY_CRON = "0 6 10 3,6,11 *"
 # 02:30 exists exactly once every night in UK time, including both clock-change nights.
 DEFAULT_AUDIT_CRON = "30 2 * * *"
-NIGHTLY_AUDIT_CONFIG = {"ops": {"audit__gx_validation": {"config": {"revalidate_unchanged": True}}}}
+# Nothing carried forward at night: every GX suite validated, every published folder screened.
+NIGHTLY_AUDIT_CONFIG = {"ops": {
+    "audit__gx_validation": {"config": {"revalidate_unchanged": True}},
+    "published__public_ees_screener": {"config": {"rescreen_all": True}},
+}}
 
 
 class ScheduleConfigError(ValueError):
@@ -84,8 +88,8 @@ def build_schedules() -> list[dg.ScheduleDefinition]:
         execution_timezone=TIMEZONE,
         default_status=dg.DefaultScheduleStatus.STOPPED,
         description="Every night: re-run the audit assets and every Great Expectations "
-        "check (none carried forward) on the warehouse as it stands, so a problem shows "
-        "the next morning. "
+        "check (none carried forward) on the warehouse as it stands, and screen every "
+        "published file again, so a problem shows the next morning. "
         f"Cron {' ; '.join(audit_cron)} ({TIMEZONE}), from IMF_AUDIT_CRON.",
     )
     def nightly_audit(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:

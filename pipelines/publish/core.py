@@ -241,15 +241,17 @@ class ScreenedPublication:
     groups_as_recorded: int  # group folders byte-identical to what was screened when written
 
 
-def screen_published(public: Path) -> ScreenedPublication:
+def screen_published(public: Path, trust_recorded: bool = True) -> ScreenedPublication:
     """The EES screener's findings on a publication as it is on disk now.
 
-    The national tables are always screened. A group folder whose files are byte for byte
-    the ones the publication's manifest recorded (SHA-256, same file list), written by
-    this publishing code, has the findings the screener gave those very bytes when they
-    were written; any other group folder is screened again.
+    The national tables are always screened. With `trust_recorded`, a group folder whose
+    files are byte for byte the ones the publication's manifest recorded (SHA-256, same
+    file list), written by this publishing code, has the findings the screener gave those
+    very bytes when they were written; any other group folder is screened again. Without
+    it (the nightly audit), every folder is screened.
     """
-    records = read_manifest(public.resolve()) if public.exists() else {}
+    records = (read_manifest(public.resolve())
+               if trust_recorded and public.exists() else {})
     findings = screen_folder(public / "ees")
     screened = recorded = 0
     for folder in sorted((public / "groups").glob("*")):

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.catalog import IndicatorMeta
 from pipelines.publish import assets as publish_assets
+from pipelines.publish.assets import ScreenerConfig
 from pipelines.publish.defs import defs
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
@@ -82,7 +83,7 @@ def test_check_fails_on_broken_published_files(
     data = tmp_path / "published" / "public" / "ees" / "imf_spend_context.csv"
     data.write_text(data.read_text().replace("Academic year", "Academic Year"))
     # The check alone, against the damaged public files.
-    check_result = publish_assets.ees_screener(settings=settings)
+    check_result = publish_assets.ees_screener(settings=settings, config=ScreenerConfig())
     assert isinstance(check_result, dg.AssetCheckResult)
     assert not check_result.passed
     assert "time_identifier" in str(check_result.metadata["errors"].value)
@@ -94,15 +95,50 @@ def test_check_fails_on_a_group_file_damaged_after_publishing(
     """A group folder is taken as screened only while it is byte-identical to what was
     screened; a damaged one is screened again and fails."""
     settings = _published_fixture(tmp_path, catalog, monkeypatch)
-    intact = publish_assets.ees_screener(settings=settings)
+    intact = publish_assets.ees_screener(settings=settings, config=ScreenerConfig())
     assert isinstance(intact, dg.AssetCheckResult) and intact.passed
     assert intact.metadata["group_folders_as_recorded"].value == 2
     assert intact.metadata["group_folders_screened"].value == 0
     data = (tmp_path / "published" / "public" / "groups" / "202-01"
             / "imf_spend_context_202-01.csv")
     data.write_text(data.read_text().replace("Academic year", "Academic Year"))
-    damaged = publish_assets.ees_screener(settings=settings)
+    damaged = publish_assets.ees_screener(settings=settings, config=ScreenerConfig())
     assert isinstance(damaged, dg.AssetCheckResult)
     assert not damaged.passed
     assert damaged.metadata["group_folders_screened"].value == 1
     assert "imf_spend_context_202-01.csv" in str(damaged.metadata["errors"].value)
+
+
+def test_nightly_rescreening_reads_every_group_folder(
+    tmp_path: Path, catalog: tuple[IndicatorMeta, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With rescreen_all (the nightly audit), recorded findings are not used: a group file
+    changed with its manifest entry updated to match still fails the check."""
+    import hashlib
+    import json
+
+    settings = _published_fixture(tmp_path, catalog, monkeypatch)
+    public = tmp_path / "published" / "public"
+    data = public / "groups" / "202-01" / "imf_spend_context_202-01.csv"
+    data.write_text(data.read_text().replace("Academic year", "Academic Year"))
+    manifest = public.resolve() / ".publication.json"
+    doc = json.loads(manifest.read_text())
+    doc["groups"]["202-01"]["files"][data.name] = hashlib.sha256(data.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(doc))
+    trusting = publish_assets.ees_screener(settings=settings, config=ScreenerConfig())
+    assert isinstance(trusting, dg.AssetCheckResult) and trusting.passed
+    nightly = publish_assets.ees_screener(settings=settings,
+                                          config=ScreenerConfig(rescreen_all=True))
+    assert isinstance(nightly, dg.AssetCheckResult) and not nightly.passed
+    assert nightly.metadata["group_folders_screened"].value == 2
+    assert "imf_spend_context_202-01.csv" in str(nightly.metadata["errors"].value)
+
+
+def test_check_before_anything_is_published(tmp_path: Path) -> None:
+    settings = ImfSettings(landing_dir=str(tmp_path / "landing"),
+                           warehouse=str(tmp_path / "wh.duckdb"),
+                           publish_dir=str(tmp_path / "published"), pseudonym_key="test-key")
+    result = publish_assets.ees_screener(settings=settings,
+                                         config=ScreenerConfig(rescreen_all=True))
+    assert isinstance(result, dg.AssetCheckResult) and result.passed
+    assert result.metadata["note"].value == "nothing has been published yet"
