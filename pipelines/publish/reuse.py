@@ -132,11 +132,11 @@ def as_recorded(record: GroupRecord, folder: Path) -> dict[str, bytes] | None:
     return contents
 
 
-def copy_if_unchanged(previous: GroupRecord | None, fingerprint_: str, source: Path,
+def copy_if_unchanged(previous: GroupRecord, fingerprint_: str, source: Path,
                       target: Path) -> bool:
     """Copy `source` to `target` when its record matches `fingerprint_` and its files are
     exactly the recorded ones; False (nothing written) otherwise."""
-    if previous is None or previous.fingerprint != fingerprint_:
+    if previous.fingerprint != fingerprint_:
         return False
     contents = as_recorded(previous, source)
     if contents is None:

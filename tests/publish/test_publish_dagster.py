@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +13,7 @@ from pipelines.catalog import IndicatorMeta
 from pipelines.publish import assets as publish_assets
 from pipelines.publish.assets import ScreenerConfig
 from pipelines.publish.defs import defs
+from pipelines.publish.reuse import MANIFEST
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
 
@@ -114,14 +117,11 @@ def test_nightly_rescreening_reads_every_group_folder(
 ) -> None:
     """With rescreen_all (the nightly audit), recorded findings are not used: a group file
     changed with its manifest entry updated to match still fails the check."""
-    import hashlib
-    import json
-
     settings = _published_fixture(tmp_path, catalog, monkeypatch)
     public = tmp_path / "published" / "public"
     data = public / "groups" / "202-01" / "imf_spend_context_202-01.csv"
     data.write_text(data.read_text().replace("Academic year", "Academic Year"))
-    manifest = public.resolve() / ".publication.json"
+    manifest = public.resolve() / MANIFEST
     doc = json.loads(manifest.read_text())
     doc["groups"]["202-01"]["files"][data.name] = hashlib.sha256(data.read_bytes()).hexdigest()
     manifest.write_text(json.dumps(doc))
