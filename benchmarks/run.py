@@ -628,6 +628,71 @@ def child_overhead(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(out, indent=1))
 
 
+PROBE_STEPS = 6  # independent trivial steps, two at a time
+
+
+def multiprocess_probe_job() -> Any:
+    """Trivial independent steps in a job whose module imports the code location, as a
+    real step process must (the yearly job's shard steps)."""
+    import dagster as dg
+
+    import pipelines.definitions  # noqa: F401 - what a real step's process imports
+
+    steps = []
+    for i in range(PROBE_STEPS):
+        @dg.op(name=f"step_{i}")
+        def _step() -> None:
+            return None
+
+        steps.append(_step)
+
+    @dg.job(name="multiprocess_probe")
+    def probe() -> None:
+        for step in steps:
+            step()
+
+    return probe
+
+
+def child_multiprocess(args: argparse.Namespace) -> None:
+    """One run of the probe job under the multiprocess executor, in a fresh process (the
+    forkserver is started once per process, as in a launched run)."""
+    import dagster as dg
+
+    from pipelines.automation.jobs import multiprocess_execution
+
+    execution = multiprocess_execution(2)
+    if args.scale == "spawn":  # Dagster's default start method
+        execution = {"config": {"multiprocess": {"max_concurrent": 2}}}
+    config = {"execution": execution,
+              "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    with dg.DagsterInstance.get() as instance:
+        started = time.perf_counter()
+        result = dg.execute_job(dg.reconstructable(multiprocess_probe_job), instance=instance,
+                                run_config=config)
+        wall = time.perf_counter() - started
+    if not result.success:
+        raise RuntimeError("the multiprocess probe run failed")
+    Path(args.out).write_text(json.dumps({"wall_s": wall}))
+
+
+def measure_step_start(env: dict[str, str], rounds: int = 3) -> dict[str, Any]:
+    """The probe job spawned (Dagster's default) and forked from a preloaded server (what
+    the yearly runs use), alternated, each run in its own process."""
+    walls: dict[str, list[float]] = {"spawn": [], "forkserver": []}
+    out_file = WORK_DIR / "overhead_home" / "multiprocess.json"
+    for _ in range(rounds):
+        for method in walls:
+            _child("_multiprocess", "--scale", method, "--out", str(out_file), env=env)
+            walls[method].append(json.loads(out_file.read_text())["wall_s"])
+    return {
+        "probe_steps": PROBE_STEPS,
+        "multiprocess_spawn_s": statistics.median(walls["spawn"]),
+        "multiprocess_forkserver_s": statistics.median(walls["forkserver"]),
+        "multiprocess_runs": walls,
+    }
+
+
 # ───────────────────────────── parent ─────────────────────────────────────────────────
 
 
@@ -696,6 +761,7 @@ def measure_overhead(env: dict[str, str]) -> dict[str, Any]:
     result = home / "overhead.json"
     _child("_overhead", "--out", str(result), env={**env, "DAGSTER_HOME": str(home)})
     out.update(json.loads(result.read_text()))
+    out.update(measure_step_start({**env, "DAGSTER_HOME": str(home)}))
     return out
 
 
@@ -1044,6 +1110,16 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| each further trivial asset in a run ({overhead.get('chain_assets')}-asset "
             f"chain) | {_s(overhead.get('per_asset_s'), 3)} |",
         ]
+        if overhead.get("multiprocess_spawn_s") is not None:
+            probe = overhead.get("probe_steps")
+            lines += [
+                f"| {probe} trivial steps under the multiprocess executor, two at a time, "
+                f"each step process spawned (Dagster's default; median of "
+                f"{len(overhead['multiprocess_runs']['spawn'])}, alternated) | "
+                f"{_s(overhead.get('multiprocess_spawn_s'), 3)} |",
+                f"| … each forked from a server that imported the definitions once (the "
+                f"yearly runs' setting) | {_s(overhead.get('multiprocess_forkserver_s'), 3)} |",
+            ]
     largest = next((scales[n] for n in ("national", "la", "demo") if n in scales), None)
     if largest:
         ordered = sorted((r["full"] for r in largest.get("runs", [])),
@@ -1122,7 +1198,8 @@ def render_markdown(results: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     children = {"_pipeline": child_pipeline, "_overhead": child_overhead,
-                "_generate": child_generate, "_floor": child_floor}
+                "_generate": child_generate, "_floor": child_floor,
+                "_multiprocess": child_multiprocess}
     if argv and argv[0] in children:
         parser = argparse.ArgumentParser()
         parser.add_argument("mode")

@@ -4,22 +4,25 @@ Every partitioned model (`models/staging|intermediate|marts/*.sql` and `ind_*`) 
 asset in the UI, with its description, group and lineage; together they are one
 graph-backed asset so that one year's run is:
 
-1. `plan_local_authorities`: the LAs with data that year (one mapped step per LA);
+1. `plan_local_authorities`: the LAs with data that year, and of those the LAs whose shard
+   is rebuilt (one mapped step each) and those whose shard is reused as it is;
 2. `build_la_shard[la_<code>]`: the models for that LA into its own shard file, reading the
    warehouse read-only (pipelines/shards.py), so LAs build in parallel under the
    multiprocess executor, or one pod each under `k8s_job_executor`;
-3. `assemble_year`: the shards into the warehouse in one transaction (the only write).
+3. `assemble_year`: the shards, rebuilt and reused, into the warehouse in one transaction
+   (the only write).
 
 Config `local_authorities` on `plan_local_authorities` rebuilds only those LAs' shards and
 reuses the others (the landing sensor sets it for a resubmission); by default every LA's
-shard is rebuilt.
+shard is rebuilt. A reused shard has no step of its own: at national scale a
+resubmission's run would otherwise start ~150 steps that do nothing (measured: see
+docs/scaling.md).
 """
 
 # No `from __future__ import annotations`: Dagster inspects op signatures at definition time.
 
 import inspect
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -50,12 +53,6 @@ PLAN_OP = "plan_local_authorities"
 # Each shard built is recorded as a partition (academic year by LA) of this asset, so the
 # UI shows which LA's shard was built when, from which run, with its row counts.
 LA_SHARDS_KEY = dg.AssetKey(["la_shards", "models_by_local_authority"])
-
-
-@dataclass(frozen=True)
-class ShardTask:
-    la_code: str
-    rebuild: bool
 
 
 class ShardPlanConfig(dg.Config):
@@ -91,12 +88,16 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
     @dg.op(
         name=PLAN_OP,
         ins={name: dg.In(dg.Nothing) for name in inputs},
-        out=dg.DynamicOut(ShardTask),
-        description="List the local authorities with data this year, one shard step each.",
+        out={
+            "rebuild": dg.DynamicOut(str, description="The LAs whose shard is rebuilt."),
+            "reused": dg.Out(list[Shard], description="The shards reused as they are."),
+        },
+        description="List the local authorities with data this year: one shard step for "
+        "each LA to rebuild; the others' shards are reused.",
     )
     def plan(
         context: dg.OpExecutionContext, config: ShardPlanConfig, warehouse: Warehouse
-    ) -> Iterator[dg.DynamicOutput[ShardTask]]:
+    ) -> Iterator[dg.DynamicOutput[str] | dg.Output[list[Shard]]]:
         year = normalise_year(context.partition_key)
         chosen = _selected(context, models)
         with duckdb.connect() as scratch:
@@ -108,31 +109,33 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
             context.instance.add_dynamic_partitions(LOCAL_AUTHORITY, sorted(set(las) - known))
         wanted = {m.table for m in chosen}
         only = set(config.local_authorities)
-        context.log.info(f"{year}: {len(las)} local authorities: {', '.join(las) or 'none'}")
+        reused = []
         for la in las:
-            stored = shard_tables(shard_path(Path(warehouse.path), year, la))
-            rebuild = not only or la in only or not wanted <= stored
-            yield dg.DynamicOutput(ShardTask(la, rebuild), mapping_key=f"la_{la}")
+            path = shard_path(Path(warehouse.path), year, la)
+            if only and la not in only and wanted <= shard_tables(path):
+                reused.append(Shard(la, path, rows={}, seconds=0.0, reused=True))
+            else:
+                yield dg.DynamicOutput(la, output_name="rebuild", mapping_key=f"la_{la}")
+        context.log.info(
+            f"{year}: {len(las)} local authorities: {', '.join(las) or 'none'}; "
+            + (f"shards reused: {', '.join(s.la_code for s in reused)}" if reused
+               else "every shard rebuilt"))
+        yield dg.Output(reused, output_name="reused")
 
     @dg.op(name="build_la_shard",
            description="Run the year's models for one local authority into its shard file.")
     def build(
-        context: dg.OpExecutionContext, warehouse: Warehouse, task: ShardTask
+        context: dg.OpExecutionContext, warehouse: Warehouse, la_code: str
     ) -> Shard:
-        year = normalise_year(context.partition_key)
-        path = shard_path(Path(warehouse.path), year, task.la_code)
-        if not task.rebuild:
-            context.log.info(f"LA {task.la_code}: shard unchanged, reused")
-            return Shard(task.la_code, path, rows={}, seconds=0.0, reused=True)
-        shard = build_shard(Path(warehouse.path), _selected(context, models), year,
-                            task.la_code, memory_limit=warehouse.memory_limit,
-                            threads=warehouse.threads)
+        shard = build_shard(Path(warehouse.path), _selected(context, models),
+                            normalise_year(context.partition_key), la_code,
+                            memory_limit=warehouse.memory_limit, threads=warehouse.threads)
         context.log.info(
-            f"LA {task.la_code}: {sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
+            f"LA {la_code}: {sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
         context.log_event(dg.AssetMaterialization(
             asset_key=LA_SHARDS_KEY,
             partition=dg.MultiPartitionKey(
-                {ACADEMIC_YEAR: context.partition_key, LOCAL_AUTHORITY: task.la_code}),
+                {ACADEMIC_YEAR: context.partition_key, LOCAL_AUTHORITY: la_code}),
             metadata={
                 "path": dg.MetadataValue.path(str(shard.path)),
                 "seconds": round(shard.seconds, 2),
@@ -150,11 +153,12 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         "in one transaction.",
     )
     def assemble_op(
-        context: dg.OpExecutionContext, warehouse: Warehouse, shards: list[Shard]
+        context: dg.OpExecutionContext, warehouse: Warehouse, built: list[Shard],
+        reused: list[Shard],
     ) -> Iterator[dg.Output[None]]:
         year = normalise_year(context.partition_key)
         chosen = _selected(context, models)
-        done = sorted(shards, key=lambda s: s.la_code)
+        done = sorted([*built, *reused], key=lambda s: s.la_code)
         with warehouse.connect() as conn:
             rows = assemble(conn, chosen, year, [s.path for s in done])
             schemas = {m.table: column_schema(conn, m.table) for m in chosen}
@@ -174,9 +178,9 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
     outputs = {output_name(m): dg.GraphOut() for m in models}
 
     def compose(**upstream: None) -> dict[str, object]:
-        tasks = plan(**upstream)
-        built = tasks.map(build)
-        results = assemble_op(built.collect())
+        rebuild, reused = plan(**upstream)
+        built = rebuild.map(build)
+        results = assemble_op(built.collect(), reused)
         return dict(zip(outputs, results, strict=True))
 
     # One graph input per upstream asset: the signature is set so Dagster sees them.

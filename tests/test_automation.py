@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tomllib
 from pathlib import Path
 
 import dagster as dg
@@ -134,5 +135,12 @@ def test_yearly_runs_build_shards_in_process_unless_asked_for_parallel() -> None
     assert yearly_run_config(["805"], 3) == {
         "ops": {"models_by_local_authority": {"ops": {"plan_local_authorities": {
             "config": {"local_authorities": ["805"]}}}}},
-        "execution": {"config": {"multiprocess": {"max_concurrent": 3}}},
+        "execution": {"config": {"multiprocess": {
+            "max_concurrent": 3,
+            # Each step's process forked from one that imported the code location once.
+            "start_method": {"forkserver": {"preload_modules": ["pipelines.definitions"]}},
+        }}},
     }
+    # The module preloaded is the code location Dagster loads.
+    with (Path(__file__).parents[1] / "pyproject.toml").open("rb") as handle:
+        assert tomllib.load(handle)["tool"]["dagster"]["module_name"] == "pipelines.definitions"

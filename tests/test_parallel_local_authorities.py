@@ -14,6 +14,7 @@ import pytest
 from conftest import ImfEnv, point_at
 
 from pipelines.generate import generate
+from pipelines.yearly import GRAPH_NAME, PLAN_OP
 
 LAS = ("805", "857")  # Hartlepool and Rutland: two small LAs with partnership groups
 YEAR = "2025/26"
@@ -178,9 +179,13 @@ def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
     with dg.DagsterInstance.get() as instance:
         result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
             instance=instance, partition_key=YEAR, run_config=yearly_run_config(["857"]))
+        steps = {s.step_key for s in instance.get_run_step_stats(result.run_id)}
     assert result.success
     assert shards["805"].stat().st_mtime_ns == before["805"]  # reused
     assert shards["857"].stat().st_mtime_ns > before["857"]  # rebuilt
+    # A reused shard has no step of its own (at national scale, ~150 steps doing nothing).
+    assert steps == {f"{GRAPH_NAME}.{PLAN_OP}", f"{GRAPH_NAME}.build_la_shard[la_857]",
+                     f"{GRAPH_NAME}.assemble_year"}
     with duckdb.connect(str(env.warehouse), read_only=True) as conn:
         after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
     assert after == expected and {row[0] for row in after} == set(LAS)
@@ -204,3 +209,27 @@ def test_a_full_run_narrowed_to_one_local_authority_rebuilds_only_its_shard(
     with duckdb.connect(str(env.warehouse), read_only=True) as conn:
         after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
     assert after == expected
+
+
+def test_a_run_that_rebuilds_no_shard_still_assembles_the_year(
+    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Narrowed to an LA with no data that year, every shard is reused: no shard step runs,
+    and the assembly still runs, from the reused shards, leaving the results unchanged."""
+    from pipelines.automation.jobs import YEARLY_MODELS_JOB
+    from pipelines.automation.sensors import yearly_run_config
+    from pipelines.definitions import build_definitions
+
+    env = point_at(runs["parallel"].root, monkeypatch, KEY)
+    shards, before, expected = _shards_before(env)
+    with dg.DagsterInstance.get() as instance:
+        result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
+            instance=instance, partition_key=YEAR, run_config=yearly_run_config(["999"]))
+        steps = {s.step_key: s.status.value for s in instance.get_run_step_stats(result.run_id)}
+    assert result.success
+    assert steps == {f"{GRAPH_NAME}.{PLAN_OP}": "SUCCESS",
+                     f"{GRAPH_NAME}.assemble_year": "SUCCESS"}
+    assert {la: path.stat().st_mtime_ns for la, path in shards.items()} == before
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    assert after == expected and {row[0] for row in after} == set(LAS)

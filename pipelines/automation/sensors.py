@@ -45,6 +45,7 @@ from pipelines.automation.jobs import (
     TAG_FOLLOW_ON,
     TAG_SUBMISSIONS,
     ingest_job,
+    multiprocess_execution,
     publish_job,
     yearly_models_job,
 )
@@ -141,9 +142,8 @@ def yearly_run_config(local_authorities: Sequence[str] = (),
         config["ops"] = {GRAPH_NAME: {"ops": {PLAN_OP: {"config": {
             "local_authorities": sorted(local_authorities)}}}}}
     # Always explicit: a request's run config replaces the job's default, it is not merged.
-    config["execution"] = (
-        {"config": {"multiprocess": {"max_concurrent": parallel_shards}}}
-        if parallel_shards > 1 else IN_PROCESS["execution"])
+    config["execution"] = (multiprocess_execution(parallel_shards) if parallel_shards > 1
+                           else IN_PROCESS["execution"])
     return config
 
 
