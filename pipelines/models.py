@@ -246,7 +246,7 @@ def replace_year(
     The table is created empty from the SELECT's own shape the first time, and recreated
     when the SELECT's columns changed (the other years then need re-running, which the row
     counts show). Returns the year's row count. No transaction of its own: callers wrap it.
-    Used for a model run on the warehouse, in a shard, and for assembling shards.
+    Used for a model run on the warehouse (a new shard file uses `create_year_table`).
     """
     year = normalise_year(academic_year)
     schema, name = table.split(".", 1)
@@ -268,6 +268,32 @@ def replace_year(
         conn, f"SELECT count(*) FROM {table} WHERE academic_year = $imf_academic_year", params
     )
     return int(row[0]) if row else 0
+
+
+def create_year_table(
+    conn: duckdb.DuckDBPyConnection, table: str, select: str, academic_year: str, path: Path
+) -> int:
+    """`replace_year` for a table that does not exist yet (a new shard file): one
+    statement instead of five, the same rows and column types. Returns the row count.
+
+    A shard file is always new, and at national scale its models run 152 times a year:
+    the statements `replace_year` needs to find and keep an existing table's shape were
+    a third of a small LA's shard (measured: docs/scaling.md)."""
+    year = normalise_year(academic_year)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {table.split('.', 1)[0]}")
+    try:
+        rows = conn.execute(
+            f"CREATE TABLE {table} AS SELECT * FROM (\n{select}\n) "
+            "WHERE academic_year = $imf_academic_year",
+            {"imf_academic_year": year},
+        ).fetchall()
+    except duckdb.BinderException:
+        if "academic_year" not in {column for column, _ in
+                                   _shape(conn, f"SELECT * FROM (\n{select}\n)")}:
+            raise ModelError(f"{path}: a partitioned model must output academic_year") \
+                from None
+        raise
+    return int(rows[0][0]) if rows else 0
 
 
 def _changed_schools_sql(table: str, select: str, columns: str) -> str:

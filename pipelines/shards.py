@@ -26,7 +26,12 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.models import Model, normalise_year, replace_changed_schools, replace_year
+from pipelines.models import (
+    Model,
+    create_year_table,
+    normalise_year,
+    replace_changed_schools,
+)
 
 # The LA each register school's data count under in one year, keyed by every URN that maps
 # to it (a predecessor's URN counts where its successor does). The LA of the partnership
@@ -219,7 +224,8 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
             conn.execute(f"CREATE VIEW {table} AS {_scope_view(conn, table, year)}")
         conn.execute("BEGIN TRANSACTION")
         for model in models:
-            rows[model.table] = replace_year(conn, model.table, model.select, year, model.path)
+            rows[model.table] = create_year_table(conn, model.table, model.select, year,
+                                                  model.path)
         conn.execute("COMMIT")
         # The views name the warehouse, which the shard does not carry with it.
         for table in views:
