@@ -29,6 +29,9 @@ ENV_DEFAULTS: dict[str, str] = {
     "IMF_DUCKDB_MEMORY_LIMIT": "5GB",
     # How many LA shards a sensor-launched yearly run builds at once (1: in one process).
     "IMF_PARALLEL_SHARDS": "1",
+    # Processes rendering the partnership groups' folders when there are many to render
+    # (pipelines/publish/groups.py); 1: all in the run's process.
+    "IMF_PUBLISH_WORKERS": "2",
 }
 DEMO_KEY_FILE = DATA_DIR / "pseudonym.key"
 
@@ -76,6 +79,7 @@ class ImfSettings(dg.ConfigurableResource):
     pseudonym_key: str
     suppression_threshold: int = 10
     parallel_shards: int = 1
+    publish_workers: int = 2
 
     @classmethod
     def from_env(cls) -> ImfSettings:
@@ -87,6 +91,7 @@ class ImfSettings(dg.ConfigurableResource):
             pseudonym_key=dg.EnvVar("IMF_PSEUDONYM_KEY"),
             suppression_threshold=int(env("IMF_SUPPRESSION_THRESHOLD")),
             parallel_shards=int(env("IMF_PARALLEL_SHARDS")),
+            publish_workers=int(env("IMF_PUBLISH_WORKERS")),
         )
 
     @property

@@ -68,7 +68,8 @@ def published_public(
     context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as conn:
-        summary = publish_public(conn, settings.publish_path, settings.suppression_threshold)
+        summary = publish_public(conn, settings.publish_path, settings.suppression_threshold,
+                                 workers=settings.publish_workers)
     metadata: dict[str, dg.RawMetadataValue] = {
         "index": dg.MetadataValue.path(str(summary.index)),
         "index_url": dg.MetadataValue.url(summary.index.as_uri()),

@@ -29,8 +29,14 @@ from pipelines.publish.ees import (
     outcome_table,
     spend_table,
 )
-from pipelines.publish.excel import write_workbook
-from pipelines.publish.report.model import build_group_view
+from pipelines.publish.groups import (
+    GROUP_SINGULAR,
+    POOL_FROM_GROUPS,
+    GroupJob,
+    Missing,
+    SharedTables,
+    render_groups,
+)
 from pipelines.publish.report.render import render
 from pipelines.publish.reuse import (
     GroupRecord,
@@ -46,8 +52,6 @@ from pipelines.publish.screener import Finding, errors, screen_folder
 from pipelines.resources.warehouse import table_exists
 
 PUBLIC = "public"
-# A group's own extract has one partnership group by design.
-GROUP_SINGULAR = frozenset({"partnership_group"})
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -108,7 +112,6 @@ def assert_no_small_cells(table: EesTable, threshold: int) -> None:
 # What each group report lists as missing: per group, its latest year and the sources
 # it has data from (the question is "which schools sent nothing for that source").
 MissingAsked = dict[str, tuple[str, Sequence[str]]]  # group id -> (year, sources)
-Missing = dict[str, list[str]]  # source label -> school names
 
 
 def missing_schools(conn: duckdb.DuckDBPyConnection, asked: MissingAsked
@@ -176,11 +179,15 @@ def publish_public(
     threshold: int,
     catalog: Sequence[IndicatorMeta] | None = None,
     reuse: bool = True,
+    workers: int = 1,
+    pool_from: int = POOL_FROM_GROUPS,
 ) -> PublishSummary:
     """Build and atomically publish `<publish_dir>/public`; raise if anything is unsafe.
 
     With `reuse`, a group whose folder would be rendered from exactly the same inputs as
-    in the current publication has that folder copied instead (see `reuse.py`).
+    in the current publication has that folder copied instead (see `reuse.py`). With
+    `workers` > 1 and at least `pool_from` groups to render, that many processes render
+    them (see `groups.py`).
     """
     catalog = tuple(indicator_catalog()) if catalog is None else tuple(catalog)
     geo = Geography.load(conn)
@@ -202,24 +209,28 @@ def publish_public(
         missing = missing_schools(conn, _missing_asked(group_ids, coverage))
         previous = read_manifest(final.resolve()) if reuse and final.exists() else {}
         records: dict[str, GroupRecord] = {}
+        to_render: list[GroupJob] = []
+        made_from: dict[str, str] = {}
         for gid in group_ids:
             folder = out / "groups" / gid
-            group_tables = [t.for_group(gid) for t in tables]
+            group_tables = tuple(t.for_group(gid) for t in tables)
             label, la_name = _group_names(geo, gid)
             group_missing = _missing_of(missing, gid)
-            made_from = fingerprint(
+            made_from[gid] = fingerprint(
                 gid, label, la_name, threshold, _catalog_text(catalog), group_missing,
                 *((t.name, t.meta, frame_text(t.data)) for t in group_tables))
             old = previous.get(gid)
-            if old is not None and copy_if_unchanged(old, made_from,
+            if old is not None and copy_if_unchanged(old, made_from[gid],
                                                      final / "groups" / gid, folder):
                 records[gid] = old
                 summary.reused.append(gid)
             else:
-                group_findings = _write_group(folder, gid, label, la_name, group_tables,
-                                              outcomes, spend, coverage, catalog,
-                                              group_missing, threshold)
-                records[gid] = record_folder(folder, made_from, group_findings)
+                to_render.append(GroupJob(folder, gid, label, la_name, group_tables,
+                                          group_missing))
+        shared = SharedTables(outcomes, spend, coverage, catalog, threshold)
+        for job, group_findings in render_groups(to_render, shared, workers, pool_from):
+            records[job.gid] = record_folder(job.folder, made_from[job.gid], group_findings)
+        for gid in group_ids:
             findings += records[gid].findings
             summary.group_reports[gid] = final / "groups" / gid / "index.html"
         (out / "index.html").write_text(
@@ -275,41 +286,6 @@ def _group_names(geo: Geography, gid: str) -> tuple[str, str]:
     """A group's name and its local authority's name."""
     label, la_code, _ = geo.groups[gid]
     return label, geo.las.get(la_code, ("", la_code))[1]
-
-
-def _write_group(folder: Path, gid: str, label: str, la_name: str,
-                 group_tables: Sequence[EesTable], outcomes: EesTable, spend: EesTable,
-                 coverage: EesTable, catalog: Sequence[IndicatorMeta],
-                 missing: Missing | None, threshold: int) -> list[Finding]:
-    """Render one group's folder: its tables, workbook and report; the screener's findings."""
-    downloads: list[tuple[str, str]] = [(f"{gid}.xlsx", "All tables (Excel)")]
-    for t in group_tables:
-        for path in t.write(folder):
-            kind = ("metadata, CSV" if path.name.endswith(".meta.csv")
-                    else "Parquet" if path.suffix == ".parquet" else "CSV")
-            downloads.append((path.name, f"{t.title} ({kind})"))
-    findings = screen_folder(folder, allow_singular=GROUP_SINGULAR)
-    view = build_group_view(gid, label, la_name, outcomes, spend, coverage, catalog,
-                            missing, threshold)
-    view.downloads = downloads
-    notes = [
-        ("Group", label),
-        ("Local authority", la_name),
-        ("Years", ", ".join(view.years)),
-        ("Symbols", "c = hidden to protect privacy (fewer than "
-         f"{threshold} children, or would reveal such a number); z = does not apply; "
-         "x = not available"),
-        ("Spend", "Spend is context for the outcomes, not a measure of success. "
-         "It is not ranked."),
-        ("Columns", "Row 2 of each sheet describes its column in words; pp = "
-         "percentage points."),
-    ]
-    write_workbook(folder / f"{gid}.xlsx", f"{label}: outcomes for children with SEND",
-                   notes, group_tables)
-    (folder / "index.html").write_text(
-        render("group.html.j2", g=view, threshold=threshold), encoding="utf-8"
-    )
-    return findings
 
 
 def _missing_asked(group_ids: Sequence[str], coverage: EesTable) -> MissingAsked:

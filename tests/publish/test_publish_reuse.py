@@ -1,16 +1,21 @@
 """Republishing copies a group's folder only when everything it is made from is unchanged,
-and the result is byte-identical to publishing from scratch."""
+and the result is byte-identical to publishing from scratch; groups rendered by worker
+processes are the same bytes as groups rendered in process."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import multiprocessing
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.catalog import IndicatorMeta
 from pipelines.publish.core import PUBLIC, PublishSummary, publish_public, screen_published
+from pipelines.publish.ees import Geography, coverage_table, outcome_table, spend_table
+from pipelines.publish.groups import GroupJob, SharedTables, render_groups
 from pipelines.publish.reuse import MANIFEST
 from pipelines.publish.screener import screen_folder
 
@@ -20,9 +25,10 @@ ALL_GROUPS = sorted(GROUPS)
 
 
 def _publish(db: Path, publish_dir: Path, catalog: tuple[IndicatorMeta, ...],
-             reuse: bool = True) -> PublishSummary:
+             reuse: bool = True, workers: int = 1) -> PublishSummary:
     with duckdb.connect(str(db), read_only=True) as conn:
-        return publish_public(conn, publish_dir, THRESHOLD, catalog, reuse=reuse)
+        return publish_public(conn, publish_dir, THRESHOLD, catalog, reuse=reuse,
+                              workers=workers, pool_from=1)
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -137,3 +143,35 @@ def test_recorded_findings_stand_for_a_folder_only_while_its_bytes_are_unchanged
     report = public / "groups" / "202-01" / "index.html"
     report.write_text(report.read_text() + " ")
     assert screen_published(public).findings == []
+
+
+def test_groups_rendered_by_worker_processes_are_the_same_bytes(
+        tmp_path: Path, catalog: tuple[IndicatorMeta, ...]) -> None:
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    in_process = _publish(db, tmp_path / "one", catalog)
+    pooled = _publish(db, tmp_path / "two", catalog, workers=2)
+    assert _tree(tmp_path / "two" / PUBLIC) == _tree(tmp_path / "one" / PUBLIC)
+    assert pooled.findings == in_process.findings
+    assert sorted(pooled.group_reports) == ALL_GROUPS
+
+
+def test_the_pool_renders_in_other_processes_and_a_failure_there_is_raised_here(
+        tmp_path: Path, catalog: tuple[IndicatorMeta, ...]) -> None:
+    with duckdb.connect(str(build_warehouse(tmp_path / "wh.duckdb")), read_only=True) as conn:
+        geo = Geography.load(conn)
+        shared = SharedTables(outcome_table(conn, geo, catalog), spend_table(conn, geo, catalog),
+                              coverage_table(conn, geo), catalog, THRESHOLD)
+    jobs = [GroupJob(tmp_path / gid, gid, name, "Camden",
+                     tuple(t.for_group(gid) for t in (shared.outcomes, shared.spend,
+                                                      shared.coverage)), None)
+            for gid, name in sorted(GROUPS.items())]
+    children = []
+    for job, findings in render_groups(jobs, shared, workers=2, pool_from=1):
+        children += multiprocessing.active_children()  # the pool's workers, while it runs
+        assert (job.folder / "index.html").is_file() and findings == []
+    assert children
+    # A group that cannot be written (its folder is a file) fails the whole rendering.
+    (tmp_path / "blocked").write_text("not a folder")
+    broken = [dataclasses.replace(jobs[0], folder=tmp_path / "blocked"), *jobs[1:]]
+    with pytest.raises(OSError):
+        list(render_groups(broken, shared, workers=2, pool_from=1))
