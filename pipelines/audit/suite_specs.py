@@ -96,10 +96,46 @@ def unique(columns: list[str], why: str, severity: Severity = CRITICAL) -> dict[
     # GX's expect_compound_columns_to_be_unique joins every row to its key's count and
     # was the slowest check of the audit (1 s of 10 for one table at la scale); this
     # answers the same question (a NULL key part counts as a value, and the key columns
-    # have their own not-null checks) with DuckDB's hash aggregate.
+    # have their own not-null checks) with DuckDB's hash aggregate. Two passes: the
+    # first groups one 64-bit hash per row instead of the key's text (two keys share a
+    # hash only if equal or, rarely, by chance), the second groups by the key itself
+    # only the rows whose hash occurs twice, so the answer is exact. At national scale
+    # 35-45% faster (voice, 30 M rows: 4.1-5.2 s -> 2.8-3.3 s).
     key = ", ".join(columns)
-    return rows(why, f"SELECT {key}, count(*) AS copies FROM batch_rows "
-                     f"GROUP BY {key} HAVING count(*) > 1", severity)
+    return rows(why, f"""WITH imf_repeated AS (
+                            SELECT hash({key}) AS h FROM batch_rows GROUP BY h
+                            HAVING count(*) > 1)
+                         SELECT {key}, count(*) AS copies FROM batch_rows
+                         WHERE hash({key}) IN (SELECT h FROM imf_repeated)
+                         GROUP BY {key} HAVING count(*) > 1""", severity)
+
+
+# The mart's (submission, row) pairs equal the staged ones as multisets: the surplus
+# rows of each side, found by EXCEPT ALL both ways. Compared row by row only for the
+# submissions whose row count or sum of row-number hashes differs between the two
+# (equal counts and sums with different rows would need hashes that cancel out exactly):
+# at national scale, 8.3 M rows a side, EXCEPT ALL over everything took 8.5-10.5 s and
+# GX runs the query twice; the per-submission sums take 0.1 s when nothing differs.
+SAME_ROWS_AS_STAGED = """
+WITH f AS (SELECT submission_id, row_number FROM batch_rows),
+     s AS (SELECT submission_id, row_number FROM staging.stg_outcomes__pupil_years),
+     f_sums AS (SELECT submission_id IS NULL AS no_id, coalesce(submission_id, '') AS id,
+                       count(*) AS n, sum(hash(row_number)) AS h FROM f GROUP BY ALL),
+     s_sums AS (SELECT submission_id IS NULL AS no_id, coalesce(submission_id, '') AS id,
+                       count(*) AS n, sum(hash(row_number)) AS h FROM s GROUP BY ALL),
+     differ AS (SELECT coalesce(f_sums.no_id, s_sums.no_id) AS no_id,
+                       coalesce(f_sums.id, s_sums.id) AS id
+                FROM f_sums FULL JOIN s_sums
+                  ON f_sums.no_id = s_sums.no_id AND f_sums.id = s_sums.id
+                WHERE f_sums.n IS DISTINCT FROM s_sums.n OR f_sums.h IS DISTINCT FROM s_sums.h),
+     f_differ AS (FROM f WHERE (submission_id IS NULL, coalesce(submission_id, ''))
+                               IN (SELECT (no_id, id) FROM differ)),
+     s_differ AS (FROM s WHERE (submission_id IS NULL, coalesce(submission_id, ''))
+                               IN (SELECT (no_id, id) FROM differ))
+(SELECT 'in mart, not staged' AS problem, * FROM (FROM f_differ EXCEPT ALL FROM s_differ))
+UNION ALL
+(SELECT 'staged, not in mart' AS problem, * FROM (FROM s_differ EXCEPT ALL FROM f_differ))
+"""
 
 
 def in_set(column: str, values: list[str], severity: Severity = CRITICAL) -> dict[str, Any]:
@@ -377,13 +413,7 @@ def mart_suites() -> list[SuiteSpec]:
             rows(
                 "the mart holds exactly the staged outcome rows: none lost, none doubled "
                 "by a join",
-                """WITH f AS (SELECT submission_id, row_number FROM batch_rows),
-                        s AS (SELECT submission_id, row_number
-                              FROM staging.stg_outcomes__pupil_years)
-                   (SELECT 'in mart, not staged' AS problem, * FROM (FROM f EXCEPT ALL FROM s))
-                   UNION ALL
-                   (SELECT 'staged, not in mart' AS problem, * FROM (FROM s EXCEPT ALL FROM f))
-                """),
+                SAME_ROWS_AS_STAGED),
         ],
     )
     fct_spend_lines = SuiteSpec(
