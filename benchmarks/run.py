@@ -683,7 +683,9 @@ def measure_step_start(env: dict[str, str], rounds: int = 3) -> dict[str, Any]:
     out_file = WORK_DIR / "overhead_home" / "multiprocess.json"
     for _ in range(rounds):
         for method in walls:
-            _child("_multiprocess", "--scale", method, "--out", str(out_file), env=env)
+            # Its step processes log Dagster's DEBUG events whatever the run's log level.
+            _child("_multiprocess", "--scale", method, "--out", str(out_file), env=env,
+                   log=out_file.with_suffix(".log"))
             walls[method].append(json.loads(out_file.read_text())["wall_s"])
     return {
         "probe_steps": PROBE_STEPS,
@@ -697,20 +699,25 @@ def measure_step_start(env: dict[str, str], rounds: int = 3) -> dict[str, Any]:
 
 
 def _child(mode: str, *extra: str, env: dict[str, str] | None = None,
-           sample: bool = False) -> tuple[float, int]:
-    """Run this script in a child mode; return (wall seconds, peak tree RSS)."""
+           sample: bool = False, log: Path | None = None) -> tuple[float, int]:
+    """Run this script in a child mode; return (wall seconds, peak tree RSS). With `log`,
+    the child's output goes to that file instead of the console."""
     command = [sys.executable, str(Path(__file__).resolve()), mode, *extra]
     started = time.perf_counter()
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env or os.environ.copy())
     peak = 0
-    if sample:
-        with RssSampler(proc.pid, interval_s=0.1) as sampler:
-            proc.wait()
-        peak = sampler.peak()
-    proc.wait()
+    with contextlib.ExitStack() as stack:
+        output = stack.enter_context(log.open("w")) if log else None
+        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env or os.environ.copy(),
+                                stdout=output, stderr=output)
+        if sample:
+            with RssSampler(proc.pid, interval_s=0.1) as sampler:
+                proc.wait()
+            peak = sampler.peak()
+        proc.wait()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child {mode} failed with exit code {proc.returncode}")
+        raise RuntimeError(f"benchmark child {mode} failed with exit code {proc.returncode}"
+                           + (f" (its output: {log})" if log else ""))
     return wall, peak
 
 
