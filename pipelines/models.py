@@ -238,6 +238,15 @@ def _shape(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, st
     return [(str(r[0]), str(r[1])) for r in conn.execute(f"DESCRIBE {relation}").fetchall()]
 
 
+def _partitioned_shape(conn: duckdb.DuckDBPyConnection, select: str,
+                       path: Path) -> list[tuple[str, str]]:
+    """The SELECT's columns and types; a model without academic_year is refused by name."""
+    shape = _shape(conn, f"SELECT * FROM (\n{select}\n)")
+    if "academic_year" not in {column for column, _ in shape}:
+        raise ModelError(f"{path}: a partitioned model must output academic_year")
+    return shape
+
+
 def replace_year(
     conn: duckdb.DuckDBPyConnection, table: str, select: str, academic_year: str, path: Path
 ) -> int:
@@ -251,9 +260,7 @@ def replace_year(
     year = normalise_year(academic_year)
     schema, name = table.split(".", 1)
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    wanted = _shape(conn, f"SELECT * FROM (\n{select}\n)")
-    if "academic_year" not in {column for column, _ in wanted}:
-        raise ModelError(f"{path}: a partitioned model must output academic_year")
+    wanted = _partitioned_shape(conn, select, path)
     if not table_exists(conn, schema, name) or _shape(conn, table) != wanted:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE TABLE {table} AS SELECT * FROM (\n{select}\n) LIMIT 0")
@@ -288,10 +295,7 @@ def create_year_table(
             {"imf_academic_year": year},
         ).fetchall()
     except duckdb.BinderException:
-        if "academic_year" not in {column for column, _ in
-                                   _shape(conn, f"SELECT * FROM (\n{select}\n)")}:
-            raise ModelError(f"{path}: a partitioned model must output academic_year") \
-                from None
+        _partitioned_shape(conn, select, path)  # a model without academic_year, by name
         raise
     return int(rows[0][0]) if rows else 0
 

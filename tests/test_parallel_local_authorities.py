@@ -162,32 +162,41 @@ def _shards_before(env: ImfEnv) -> tuple[dict[str, Path], dict[str, int], list[A
 
     shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
     before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
+    return shards, before, _attendance(env)
+
+
+def _attendance(env: ImfEnv) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(env.warehouse), read_only=True) as conn:
-        expected = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
-    return shards, before, expected
+        return conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+
+
+def _narrowed_year(las: list[str]) -> tuple[bool, dict[str, str]]:
+    """The yearly run narrowed to `las`, as the landing sensor asks for it: whether it
+    succeeded, and each step it ran with its status."""
+    from pipelines.automation.jobs import YEARLY_MODELS_JOB
+    from pipelines.automation.sensors import yearly_run_config
+    from pipelines.definitions import build_definitions
+
+    with dg.DagsterInstance.get() as instance:
+        result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
+            instance=instance, partition_key=YEAR, run_config=yearly_run_config(las))
+        steps = {s.step_key: s.status.value for s in instance.get_run_step_stats(result.run_id)}
+    return result.success, steps
 
 
 def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
     runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pipelines.automation.jobs import YEARLY_MODELS_JOB
-    from pipelines.automation.sensors import yearly_run_config
-    from pipelines.definitions import build_definitions
-
     env = point_at(runs["parallel"].root, monkeypatch, KEY)
     shards, before, expected = _shards_before(env)
-    with dg.DagsterInstance.get() as instance:
-        result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
-            instance=instance, partition_key=YEAR, run_config=yearly_run_config(["857"]))
-        steps = {s.step_key for s in instance.get_run_step_stats(result.run_id)}
-    assert result.success
+    success, steps = _narrowed_year(["857"])
+    assert success
     assert shards["805"].stat().st_mtime_ns == before["805"]  # reused
     assert shards["857"].stat().st_mtime_ns > before["857"]  # rebuilt
     # A reused shard has no step of its own (at national scale, ~150 steps doing nothing).
-    assert steps == {f"{GRAPH_NAME}.{PLAN_OP}", f"{GRAPH_NAME}.build_la_shard[la_857]",
-                     f"{GRAPH_NAME}.assemble_year"}
-    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
-        after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    assert set(steps) == {f"{GRAPH_NAME}.{PLAN_OP}", f"{GRAPH_NAME}.build_la_shard[la_857]",
+                          f"{GRAPH_NAME}.assemble_year"}
+    after = _attendance(env)
     assert after == expected and {row[0] for row in after} == set(LAS)
 
 
@@ -206,9 +215,7 @@ def test_a_full_run_narrowed_to_one_local_authority_rebuilds_only_its_shard(
                 local_authorities={YEAR: ["805"]})
     assert shards["805"].stat().st_mtime_ns > before["805"]  # rebuilt
     assert shards["857"].stat().st_mtime_ns == before["857"]  # reused
-    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
-        after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
-    assert after == expected
+    assert _attendance(env) == expected
 
 
 def test_a_run_that_rebuilds_no_shard_still_assembles_the_year(
@@ -216,20 +223,12 @@ def test_a_run_that_rebuilds_no_shard_still_assembles_the_year(
 ) -> None:
     """Narrowed to an LA with no data that year, every shard is reused: no shard step runs,
     and the assembly still runs, from the reused shards, leaving the results unchanged."""
-    from pipelines.automation.jobs import YEARLY_MODELS_JOB
-    from pipelines.automation.sensors import yearly_run_config
-    from pipelines.definitions import build_definitions
-
     env = point_at(runs["parallel"].root, monkeypatch, KEY)
     shards, before, expected = _shards_before(env)
-    with dg.DagsterInstance.get() as instance:
-        result = build_definitions().resolve_job_def(YEARLY_MODELS_JOB).execute_in_process(
-            instance=instance, partition_key=YEAR, run_config=yearly_run_config(["999"]))
-        steps = {s.step_key: s.status.value for s in instance.get_run_step_stats(result.run_id)}
-    assert result.success
+    success, steps = _narrowed_year(["999"])
+    assert success
     assert steps == {f"{GRAPH_NAME}.{PLAN_OP}": "SUCCESS",
                      f"{GRAPH_NAME}.assemble_year": "SUCCESS"}
     assert {la: path.stat().st_mtime_ns for la, path in shards.items()} == before
-    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
-        after = conn.execute("FROM indicators.ind_attendance_percent ORDER BY ALL").fetchall()
+    after = _attendance(env)
     assert after == expected and {row[0] for row in after} == set(LAS)

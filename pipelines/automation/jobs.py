@@ -18,6 +18,7 @@ import dagster as dg
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 
 from pipelines.automation.partitions import ACADEMIC_YEAR
+from pipelines.publish.assets import PUBLIC_KEY
 
 INGEST_JOB = "ingest"
 YEARLY_MODELS_JOB = "yearly_models"
@@ -78,8 +79,7 @@ YEARLY_SELECTION: dg.AssetSelection = _PartitionedBy(ACADEMIC_YEAR)
 PUBLISH_SELECTION = dg.AssetSelection.all() - INGEST_SELECTION - YEARLY_SELECTION
 AUDIT_SELECTION = dg.AssetSelection.groups("audit") - YEARLY_SELECTION
 # The nightly audit also screens the published files again, every folder of them.
-NIGHTLY_SELECTION = AUDIT_SELECTION | dg.AssetSelection.checks_for_assets(
-    dg.AssetKey(["published", "public"]))
+NIGHTLY_SELECTION = AUDIT_SELECTION | dg.AssetSelection.checks_for_assets(PUBLIC_KEY)
 
 # Every step writes the one DuckDB file, so the writer lock serialises steps anyway; the
 # in-process executor saves a Python start-up (~2-3 s on two cores) per step.
