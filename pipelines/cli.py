@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -118,31 +117,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
         "--host", "127.0.0.1", "--port", str(args.port),
     ]
     _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}). Ctrl-C stops it.")
-    # Own the child's lifetime: Ctrl-C reaches the whole foreground process group, and
-    # `dagster dev` needs a moment to stop its webserver, daemon and code server, so we
-    # wait for it rather than exiting first and leaving them orphaned. SIGTERM sent to
-    # this process alone (a service manager) is passed on to it.
-    # Started in the background by a script without job control, this process inherits
-    # SIGINT as ignored, and so would `dagster dev`, which maps SIGTERM onto its SIGINT
-    # handler: it would then ignore both and could not be stopped but by SIGKILL.
-    # Python's own handler here means the child starts with the default disposition.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Links in run-failure summaries point at this UI (read by the code server).
     os.environ["IMF_UI_URL"] = f"http://127.0.0.1:{args.port}"
-    child = subprocess.Popen(command, cwd=REPO_ROOT)
-
-    def _forward(signum: int, _frame: object) -> None:
-        child.send_signal(signum)
-
-    previous = signal.signal(signal.SIGTERM, _forward)
-    try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:
-                continue  # the child got the same Ctrl-C; wait for it to finish
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # This process becomes `dagster dev` rather than wrapping it, so a stop signal reaches
+    # it once. A wrapper that passed SIGTERM on sent it twice whenever the whole process
+    # group was signalled (a shell, a service manager): the second one landed in
+    # `dagster dev`'s shutdown, which then gave up ("Aborted!", exit 1) before stopping its
+    # code servers, and they outlived it (seen under CI load).
+    # Started in the background by a script without job control, this process inherits
+    # SIGINT as ignored, which exec keeps; `dagster dev` maps SIGTERM onto its SIGINT
+    # handling and would then ignore both. The default disposition gives it Python's.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.chdir(REPO_ROOT)
+    os.execv(sys.executable, command)
 
 
 def cmd_register_import(args: argparse.Namespace) -> int:
