@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
+
+import psutil
 
 from pipelines.environment import MissingDagsterHome, prepare_environment
 from pipelines.settings import REPO_ROOT, env
 
 DEMO_FAULT_RATE = 0.002
+# How long `imf ui` gives Dagster's code servers to stop after the UI has, before killing them.
+UI_STOP_GRACE_S = 20
 
 
 def _say(message: str) -> None:
@@ -118,18 +123,66 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ]
     _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}). Ctrl-C stops it.")
     # Links in run-failure summaries point at this UI (read by the code server).
-    os.environ["IMF_UI_URL"] = f"http://127.0.0.1:{args.port}"
-    # This process becomes `dagster dev` rather than wrapping it, so a stop signal reaches
-    # it once. A wrapper that passed SIGTERM on sent it twice whenever the whole process
-    # group was signalled (a shell, a service manager): the second one landed in
-    # `dagster dev`'s shutdown, which then gave up ("Aborted!", exit 1) before stopping its
-    # code servers, and they outlived it (seen under CI load).
-    # Started in the background by a script without job control, this process inherits
-    # SIGINT as ignored, which exec keeps; `dagster dev` maps SIGTERM onto its SIGINT
-    # handling and would then ignore both. The default disposition gives it Python's.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.chdir(REPO_ROOT)
-    os.execv(sys.executable, command)
+    child_env = {**os.environ, "IMF_UI_URL": f"http://127.0.0.1:{args.port}"}
+    # `dagster dev` runs in a process group of its own and hears a stop signal from this
+    # process only, once. Signalled directly along with its code server (a terminal's
+    # Ctrl-C, `kill` of a group, a service manager), the code server stops first and
+    # `dagster dev`, still busy stopping its webserver and daemon, restarts it: the new
+    # one missed the signal and outlives everything (seen under CI load). A second
+    # signal in its shutdown also makes it give up ("Aborted!") before stopping them.
+    child: subprocess.Popen[bytes] | None = None
+    early: list[int] = []
+
+    def _pass_on(signum: int, _frame: object) -> None:
+        if child is None:
+            early.append(signum)
+        else:
+            child.send_signal(signum)
+
+    # Our own handlers also mean the child starts with the default dispositions, even when
+    # this process inherited SIGINT as ignored (started in the background by a script):
+    # `dagster dev` maps SIGTERM onto its SIGINT handling, so it would ignore both.
+    previous = {s: signal.signal(s, _pass_on) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env, process_group=0)
+        for signum in early:
+            child.send_signal(signum)
+        returncode = child.wait()
+        _stop_what_is_left(child.pid)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return returncode
+
+
+def _process_group(pgid: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+def _stop_what_is_left(pgid: int) -> None:
+    """Stop what `dagster dev` leaves in its group: it asks its code servers to stop but
+    does not wait for them, nor for a run one of them was executing (which then fails
+    and leaves the warehouse as it was, like any killed run)."""
+    left = _process_group(pgid)
+    if not left:
+        return
+    for process in left:
+        with suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(left, timeout=UI_STOP_GRACE_S)
+    if alive:
+        _say(f"{len(alive)} Dagster process(es) still running {UI_STOP_GRACE_S} s after "
+             f"the UI stopped; killed: {', '.join(str(p.pid) for p in alive)}")
+        for process in alive:
+            with suppress(psutil.Error):
+                process.kill()
 
 
 def cmd_register_import(args: argparse.Namespace) -> int:
