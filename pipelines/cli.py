@@ -10,11 +10,13 @@ import sys
 import time
 from contextlib import ExitStack, suppress
 from pathlib import Path
-
-import psutil
+from typing import TYPE_CHECKING
 
 from pipelines.environment import MissingDagsterHome, prepare_environment
 from pipelines.settings import REPO_ROOT, env
+
+if TYPE_CHECKING:
+    import psutil
 
 DEMO_FAULT_RATE = 0.002
 # How long `imf ui` gives Dagster's code servers to stop after the UI has, before killing them.
@@ -156,6 +158,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _process_group(pgid: int) -> list[psutil.Process]:
+    import psutil  # only `imf ui` needs it: not imported by every command
+
     members = []
     for process in psutil.process_iter(["status"]):
         try:
@@ -170,6 +174,8 @@ def _stop_what_is_left(pgid: int) -> None:
     """Stop what `dagster dev` leaves in its group: it asks its code servers to stop but
     does not wait for them, nor for a run one of them was executing (which then fails
     and leaves the warehouse as it was, like any killed run)."""
+    import psutil
+
     left = _process_group(pgid)
     if not left:
         return
