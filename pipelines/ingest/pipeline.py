@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,8 +28,10 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.ingest.contract_support import ReferenceBoundModel
 from pipelines.ingest.files import (
     FileChanged,
+    Fingerprint,
     LandingFile,
     UnsafePath,
     discover,
@@ -39,7 +43,7 @@ from pipelines.ingest.headers import map_header
 from pipelines.ingest.parsers import ROW, cleaned
 from pipelines.ingest.pseudonym import Pseudonymiser
 from pipelines.ingest.readers import OVERFLOW, Table, read_csv, read_xlsx
-from pipelines.ingest.reference import ReferenceCodes, load_reference
+from pipelines.ingest.reference import load_reference
 from pipelines.ingest.rules import FileRefused
 from pipelines.ingest.sniff import detect_encoding, sniff_format
 from pipelines.ingest.spec import SourceSpec
@@ -106,11 +110,13 @@ class _Run:
     spec: SourceSpec
     landing: Path
     conn: duckdb.DuckDBPyConnection
-    reference: ReferenceCodes
+    contract: type[ReferenceBoundModel]  # the source's contract, bound to the reference data
     pseudonymiser: Pseudonymiser
     workdir: Path | None
     chunk_rows: int
     progress: Callable[[str], None]
+    # The one thread that checks chunks (Polars, Pandera, the HMAC), in the order submitted.
+    checker: ThreadPoolExecutor
 
     def label(self, file: LandingFile) -> str:
         return f"{self.spec.name}/{file.name}"
@@ -135,18 +141,118 @@ def ingest_files(
     """
     _remove_stale_working_folders(workdir, warehouse, progress)
     ensure_tables(conn, spec)
-    run = _Run(spec, landing, conn, load_reference(conn, today), Pseudonymiser(pseudonym_key),
-               workdir, chunk_rows, progress)
+    contract = spec.contract.bound(load_reference(conn, today))
+    pseudonymiser = Pseudonymiser(pseudonym_key)
     files, notes = discover(landing, spec.name)
     summary = IngestSummary(spec.name, notes=notes)
     for note in notes:
         progress(note)
-    for file in files:
-        outcome = _ingest_file(run, file)
-        summary.files.append(outcome)
-        if outcome.status in ("loaded", "refused"):
-            progress(_describe(run, file, outcome))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-check") as checker:
+        run = _Run(spec, landing, conn, contract, pseudonymiser, workdir, chunk_rows, progress,
+                   checker)
+        # Files seen before are skipped without being read, so only new ones are read ahead.
+        new = [f for f in files if f.regular and known_file(conn, f) is None]
+        with _ReadAhead(run, new) as ahead:
+            for file in files:
+                outcome = _ingest_file(run, file, ahead)
+                summary.files.append(outcome)
+                if outcome.status in ("loaded", "refused"):
+                    progress(_describe(run, file, outcome))
     return summary
+
+
+@dataclass
+class _Opened:
+    """A landing file copied, read and mapped to the contract, its first chunk's check under
+    way: all that is done before the warehouse is touched."""
+
+    folder: ExitStack  # the private working folder (a copy of the file: UPNs in clear)
+    duplicates: pl.Series
+    first: tuple[pl.DataFrame, Future[ChunkResult]] | None
+    batches: Iterator[pl.DataFrame]  # the chunks after the first
+
+
+@dataclass
+class _Prepared:
+    """A new file fingerprinted and opened, or the error either step raised (re-raised by
+    `_ingest_file` where it would have been raised had the step run there)."""
+
+    file: LandingFile
+    print_: Fingerprint | None = None
+    entry: LogEntry | None = None
+    opened: _Opened | None = None
+    error: Exception | None = None
+
+    def opened_or_raise(self) -> _Opened:
+        if self.opened is None:
+            raise self.error or RuntimeError(f"{self.file.name} was not opened")
+        return self.opened
+
+    def close(self) -> None:
+        if self.opened is not None:
+            self.opened.folder.close()
+            self.opened = None
+
+
+def _prepare(run: _Run, file: LandingFile) -> _Prepared:
+    """Fingerprint and open `file` without touching the warehouse; never raises."""
+    prepared = _Prepared(file)
+    try:
+        prepared.print_ = fingerprint(file.path)
+    except Exception as error:  # re-raised by _load_prepared, where fingerprinting was
+        prepared.error = error
+        return prepared
+    prepared.entry = LogEntry(prepared.print_.submission_id, file, str(file.path), "loaded")
+    try:
+        prepared.opened = _open(run, file, prepared.print_, prepared.entry)
+    except Exception as error:  # re-raised by _load_prepared, where loading starts
+        prepared.error = error
+    return prepared
+
+
+class _ReadAhead:
+    """Prepares the next new file in a background thread while this one is written.
+
+    A national file is a single chunk, so within a file checking and writing cannot
+    overlap: the file after it is fingerprinted, read and checked while this one is
+    written to DuckDB and committed. Only what does not touch the warehouse is done ahead;
+    every decision (seen before? same bytes as a loaded file? refused?) and every write is
+    still made by the caller's thread, file by file, in the same order and transactions as
+    without reading ahead, so the warehouse ends up the same. At most one file is read
+    ahead, so at most three chunks are held at once (two of the file being written).
+    """
+
+    def __init__(self, run: _Run, files: Sequence[LandingFile]) -> None:
+        self._run = run
+        self._next = {id(a): b for a, b in itertools.pairwise(files)}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-read-ahead")
+        self._ahead: tuple[LandingFile, Future[_Prepared]] | None = None
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._discard()
+        self._pool.shutdown()
+
+    def take(self, file: LandingFile) -> _Prepared:
+        """`file` prepared (waiting for it, or preparing it now), the next one started."""
+        if self._ahead is not None and self._ahead[0] is file:
+            prepared = self._ahead[1].result()
+            self._ahead = None
+        else:
+            self._discard()
+            prepared = _prepare(self._run, file)
+        following = self._next.get(id(file))
+        if following is not None:
+            self._ahead = (following, self._pool.submit(_prepare, self._run, following))
+        return prepared
+
+    def _discard(self) -> None:
+        if self._ahead is not None:
+            _, future = self._ahead
+            self._ahead = None
+            future.result().close()
 
 
 def _remove_stale_working_folders(workdir: Path | None, warehouse: Path | None,
@@ -176,7 +282,7 @@ def _describe(run: _Run, file: LandingFile, outcome: FileOutcome) -> str:
             f"loaded, {outcome.rows_quarantined} quarantined")
 
 
-def _ingest_file(run: _Run, file: LandingFile) -> FileOutcome:
+def _ingest_file(run: _Run, file: LandingFile, ahead: _ReadAhead) -> FileOutcome:
     conn = run.conn
     if not file.regular:
         token = f"{file.source}/{file.name}:{file.mtime_ns}".encode()
@@ -188,12 +294,21 @@ def _ingest_file(run: _Run, file: LandingFile) -> FileOutcome:
         if logged_status(conn, seen) == "refused":  # a crash came between log and move
             _move_refused(run, file, seen)
         return FileOutcome(file.name, seen, "unchanged")
+    prepared = ahead.take(file)
     try:
-        print_ = fingerprint(file.path)
-    except OSError as error:
-        if not (_is_unsafe(error) or _vanished(error, file)):
-            raise
+        return _load_prepared(run, file, prepared)
+    finally:
+        prepared.close()  # the working folder is removed however the file ends
+
+
+def _load_prepared(run: _Run, file: LandingFile, prepared: _Prepared) -> FileOutcome:
+    conn = run.conn
+    if prepared.print_ is None:
+        error = prepared.error
+        if not isinstance(error, OSError) or not (_is_unsafe(error) or _vanished(error, file)):
+            raise error or RuntimeError(f"{file.name} was not fingerprinted")
         return _unreadable(run, file, error)
+    print_ = prepared.print_
     earlier = logged_status(conn, print_.submission_id)
     if earlier is not None:
         conn.begin()
@@ -203,10 +318,10 @@ def _ingest_file(run: _Run, file: LandingFile) -> FileOutcome:
             _move_refused(run, file, print_.submission_id)
         run.progress(f"= {run.label(file)}: same bytes as an earlier submission, not loaded again")
         return FileOutcome(file.name, print_.submission_id, "duplicate")
-    entry = LogEntry(print_.submission_id, file, str(file.path), "loaded")
+    entry = prepared.entry or LogEntry(print_.submission_id, file, str(file.path), "loaded")
     conn.begin()
     try:
-        years = _load(run, file, print_.head, print_.utf8, print_.has_nul, entry)
+        years = _load(run, prepared.opened_or_raise(), entry)
         if not unchanged(file):
             conn.rollback()
             run.progress(f"… {run.label(file)} changed while being read: it will be read on the "
@@ -322,14 +437,14 @@ def _read(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
     return read_csv(file.path, entry.encoding, tmp, entry.submission_id)
 
 
-def _load(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
-          entry: LogEntry) -> list[str]:
-    """Read, check and write one file's rows; fills `entry`; returns its academic years."""
+def _open(run: _Run, file: LandingFile, print_: Fingerprint, entry: LogEntry) -> _Opened:
+    """Copy, read and map the file, and start checking its first chunk; fills `entry`'s
+    format, encoding and notes. Touches no warehouse table (it may run ahead: _ReadAhead)."""
     spec = run.spec
-    contract = spec.contract.bound(run.reference)
-    # The working folder (a copy of the file: UPNs in clear) is removed however this ends.
-    with working_folder(run.workdir) as tmp:
-        table = _read(run, file, head, utf8, has_nul, entry, tmp)
+    folder = ExitStack()
+    try:
+        tmp = folder.enter_context(working_folder(run.workdir))
+        table = _read(run, file, print_.head, print_.utf8, print_.has_nul, entry, tmp)
         header = map_header(table.header, spec)
         entry.extra_columns = header.extra_columns
         notes = list(table.notes)
@@ -352,31 +467,46 @@ def _load(run: _Run, file: LandingFile, head: bytes, utf8: bool, has_nul: bool,
         duplicates = duplicate_rows(
             body.select(ROW, *spec.duplicate_key).collect(), spec
         ) if spec.duplicate_key else pl.Series(ROW, [], dtype=pl.Int64)
-        units: list[pl.DataFrame] = []
+        batches = iter(body.collect_batches(chunk_size=run.chunk_rows))
+        chunk = next(batches, None)
+        first = None if chunk is None else (chunk, _check(run, chunk, duplicates))
+        return _Opened(folder, duplicates, first, batches)
+    except BaseException:
+        folder.close()
+        raise
 
-        def write(chunk: pl.DataFrame, checked: Future[ChunkResult]) -> None:
-            result = checked.result()
-            write_chunk(run.conn, spec, entry.submission_id, result)
-            entry.rows_read += chunk.height
-            entry.rows_loaded += result.good.height
-            entry.rows_quarantined += result.bad_rows.height
-            units.append(result.good.group_by(list(spec.unit_keys)).agg(
-                pl.len().alias("rows_loaded")))
 
-        # A chunk is checked (Polars, Pandera, the HMAC) in a second thread while this one
-        # writes the chunk before it to DuckDB and reads the next: both libraries release
-        # the GIL, so the two cores overlap. Chunks are written in order, by this thread
-        # only, and at most two are held at once, so memory stays bounded.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-check") as checker:
-            pending: tuple[pl.DataFrame, Future[ChunkResult]] | None = None
-            for chunk in body.collect_batches(chunk_size=run.chunk_rows):
-                checking = checker.submit(check_chunk, chunk, spec, contract,
-                                          run.pseudonymiser, duplicates)
-                if pending is not None:
-                    write(*pending)
-                pending = (chunk, checking)
-            if pending is not None:
-                write(*pending)
+def _check(run: _Run, chunk: pl.DataFrame, duplicates: pl.Series) -> Future[ChunkResult]:
+    return run.checker.submit(check_chunk, chunk, run.spec, run.contract, run.pseudonymiser,
+                              duplicates)
+
+
+def _load(run: _Run, opened: _Opened, entry: LogEntry) -> list[str]:
+    """Check and write one opened file's rows; fills `entry`; returns its academic years."""
+    spec = run.spec
+    units: list[pl.DataFrame] = []
+
+    def write(chunk: pl.DataFrame, checked: Future[ChunkResult]) -> None:
+        result = checked.result()
+        write_chunk(run.conn, spec, entry.submission_id, result)
+        entry.rows_read += chunk.height
+        entry.rows_loaded += result.good.height
+        entry.rows_quarantined += result.bad_rows.height
+        units.append(result.good.group_by(list(spec.unit_keys)).agg(
+            pl.len().alias("rows_loaded")))
+
+    # A chunk is checked (Polars, Pandera, the HMAC) in the checker thread while this one
+    # writes the chunk before it to DuckDB and reads the next: both libraries release the
+    # GIL, so the two cores overlap. Chunks are written in order, by this thread only, and
+    # at most two of a file are held at once, so memory stays bounded.
+    pending = opened.first
+    for chunk in opened.batches:
+        checking = _check(run, chunk, opened.duplicates)
+        if pending is not None:
+            write(*pending)
+        pending = (chunk, checking)
+    if pending is not None:
+        write(*pending)
     if not units:
         return []
     covered = (pl.concat(units).group_by(list(spec.unit_keys))

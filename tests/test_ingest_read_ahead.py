@@ -1,0 +1,157 @@
+"""The next new file is fingerprinted, read and checked while this one is written
+(pipelines/ingest/pipeline.py, `_ReadAhead`): the warehouse must end up exactly as if each
+file had been ingested on its own, and nothing read ahead may outlive the run.
+
+Six outcome files, in the order ingest takes them (by name). By hand:
+
+- a_first.csv: pupils 1-3 of the Aldgate School, 2025/26: loaded, 3 rows;
+- b_no_upn.csv: no `upn` column: refused (missing_column);
+- c_copy.csv: the same bytes as a_first.csv: not loaded again (duplicate);
+- d_resubmit.csv: pupils 1-2 of the same school-year, a later mtime: loaded, 2 rows, and it
+  becomes the current submission for that school-year (a_first.csv is superseded by it);
+- e_chunks.csv: seven pupils of another school, one with an unknown SEN code, read in
+  chunks of three rows: loaded, 7 read, 6 loaded, 1 quarantined;
+- f_binary.csv: not text: refused (unreadable_file).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import ImfEnv
+from ingest.fixtures import ref_template, wh  # noqa: F401
+from ingest.support import URN, URN_2, csv_bytes, ingest, query, row, upn, write
+
+import pipelines.ingest.pipeline as pipeline
+
+FIRST = csv_bytes([row("outcomes", upn=upn(n)) for n in (1, 2, 3)])
+NO_UPN = csv_bytes([{k: v for k, v in row("outcomes").items() if k != "upn"}])
+RESUBMIT = csv_bytes([row("outcomes", upn=upn(n), suspensions="0") for n in (1, 2)])
+CHUNKS = csv_bytes([row("outcomes", urn=str(URN_2), upn=upn(n),
+                        sen_provision="X" if n == 14 else "K") for n in range(10, 17)])
+FILES = [  # name, bytes, mtime
+    ("a_first.csv", FIRST, 1_780_000_000),
+    ("b_no_upn.csv", NO_UPN, 1_780_000_000),
+    ("c_copy.csv", FIRST, 1_780_000_000),
+    ("d_resubmit.csv", RESUBMIT, 1_780_100_000),
+    ("e_chunks.csv", CHUNKS, 1_780_000_000),
+    ("f_binary.csv", bytes(range(256)) * 40, 1_780_000_000),
+]
+
+# What the warehouse holds, without the times it was written (they differ between runs).
+TABLES = {
+    "raw": "SELECT l.file_name, r.* EXCLUDE (submission_id) FROM raw.outcomes r "
+           "JOIN audit.submission_log l USING (submission_id) ORDER BY ALL",
+    "quarantine": "SELECT l.file_name, q.row_number, q.column_name, q.rule "
+                  "FROM audit.quarantine q JOIN audit.submission_log l USING (submission_id) "
+                  "ORDER BY ALL",
+    "log": "SELECT file_name, status, refusal_kind, rows_read, rows_loaded, rows_quarantined, "
+           "submission_id FROM audit.submission_log ORDER BY ALL",
+    "units": "SELECT l.file_name, u.urn, u.academic_year, u.rows_loaded, u.is_current, "
+             "s.file_name FROM audit.submission_units u "
+             "JOIN audit.submission_log l USING (submission_id) "
+             "LEFT JOIN audit.submission_log s ON s.submission_id = u.superseded_by "
+             "ORDER BY ALL",
+    "seen": "SELECT file_name, submission_id FROM audit.landing_files ORDER BY ALL",
+}
+
+
+def _land(landing: Path, files: list[tuple[str, bytes, int]]) -> None:
+    for name, data, mtime in files:
+        write(landing, "outcomes", name, data, mtime=mtime)
+
+
+def _contents(warehouse: Path) -> dict[str, list[tuple]]:
+    return {name: query(warehouse, sql) for name, sql in TABLES.items()}
+
+
+def _working_folders(imf_env: ImfEnv) -> list[Path]:
+    return sorted(imf_env.warehouse.parent.glob("imf-ingest-*"))
+
+
+def test_one_run_equals_each_file_on_its_own(
+        imf_env: ImfEnv, wh: Path, ref_template: Path) -> None:  # noqa: F811
+    _land(imf_env.landing, FILES)
+    summary = ingest("outcomes", wh, chunk_rows=3)
+    assert [(f.file_name, f.status, f.refusal_kind) for f in summary.files] == [
+        ("a_first.csv", "loaded", None),
+        ("b_no_upn.csv", "refused", "missing_column"),
+        ("c_copy.csv", "duplicate", None),
+        ("d_resubmit.csv", "loaded", None),
+        ("e_chunks.csv", "loaded", None),
+        ("f_binary.csv", "refused", "unreadable_file"),
+    ]
+    together = _contents(wh)
+    assert [(r[0], r[1], r[2]) for r in together["units"]] == [
+        ("a_first.csv", URN, "2025/26"), ("d_resubmit.csv", URN, "2025/26"),
+        ("e_chunks.csv", URN_2, "2025/26")]
+    assert [(r[0], r[4], r[5]) for r in together["units"]] == [
+        ("a_first.csv", False, "d_resubmit.csv"), ("d_resubmit.csv", True, None),
+        ("e_chunks.csv", True, None)]
+    assert [r[:6] for r in together["log"] if r[1] == "loaded"] == [
+        ("a_first.csv", "loaded", None, 3, 3, 0), ("d_resubmit.csv", "loaded", None, 2, 2, 0),
+        ("e_chunks.csv", "loaded", None, 7, 6, 1)]
+    assert [r[:3] for r in together["quarantine"]] == [("e_chunks.csv", 6, "sen_provision")]
+    assert _working_folders(imf_env) == []
+
+    # The same files, one per run (nothing to read ahead), into a second warehouse.
+    alone = wh.with_name("one_by_one.duckdb")
+    shutil.copyfile(ref_template, alone)
+    shutil.rmtree(imf_env.landing / "outcomes")
+    shutil.rmtree(imf_env.landing / "_refused")
+    (imf_env.landing / "outcomes").mkdir()
+    for file in FILES:
+        _land(imf_env.landing, [file])
+        statuses = [f.status for f in ingest("outcomes", alone, chunk_rows=3).files]
+        assert statuses.count("unchanged") == len(statuses) - 1  # only the new file is read
+    assert _contents(alone) == together
+
+
+def test_new_files_are_read_ahead_and_known_files_not_read(
+        imf_env: ImfEnv, wh: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Which thread fingerprints each file: the first new file is read by the run's own
+    thread, every later one ahead of its turn; a file seen before is not read at all."""
+    read_by: list[tuple[str, str]] = []
+    original = pipeline.fingerprint
+
+    def recording(path: Path) -> object:
+        read_by.append((path.name, threading.current_thread().name.split("_")[0]))
+        return original(path)
+
+    monkeypatch.setattr(pipeline, "fingerprint", recording)
+    _land(imf_env.landing, FILES[:1])
+    ingest("outcomes", wh)
+    assert read_by == [("a_first.csv", "MainThread")]
+    read_by.clear()
+    _land(imf_env.landing, FILES[3:5])
+    assert [f.status for f in ingest("outcomes", wh).files] == ["unchanged", "loaded", "loaded"]
+    assert read_by == [("d_resubmit.csv", "MainThread"), ("e_chunks.csv", "imf-read-ahead")]
+
+
+def test_a_failure_mid_run_leaves_no_working_folder_and_the_loaded_files(
+        imf_env: ImfEnv, wh: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Writing the second file fails (a full disk, say) while the third is read ahead: the
+    error reaches the caller, the first file stays loaded, the second left no row, and
+    no working folder (each a copy of a file, UPNs in clear) is left behind."""
+    original = pipeline.write_chunk
+    calls = []
+
+    def failing(conn: object, spec: object, submission_id: str, result: object) -> None:
+        calls.append(submission_id)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        original(conn, spec, submission_id, result)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "write_chunk", failing)
+    _land(imf_env.landing, [FILES[0], FILES[3], FILES[4]])
+    with pytest.raises(OSError, match="No space left"):
+        ingest("outcomes", wh)
+    assert _working_folders(imf_env) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith(("imf-read-ahead",
+                                                                        "imf-check"))]
+    assert query(wh, "SELECT file_name, status FROM audit.submission_log") == [
+        ("a_first.csv", "loaded")]
+    assert query(wh, "SELECT count(*) FROM raw.outcomes") == [(3,)]
