@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import itertools
 import logging
 import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -63,6 +63,7 @@ from pipelines.ingest.workdir import remove_stale, working_folder
 from pipelines.resources.warehouse import WarehouseBusy, writer_lock
 
 DEFAULT_CHUNK_ROWS = 500_000
+READ_AHEAD_FILES = 2
 _log = logging.getLogger(__name__)
 
 
@@ -152,7 +153,7 @@ def ingest_files(
                    checker)
         # Files seen before are skipped without being read, so only new ones are read ahead.
         new = [f for f in files if f.regular and known_file(conn, f) is None]
-        with _ReadAhead(run, new) as ahead:
+        with _ReadAhead(run, new, READ_AHEAD_FILES) as ahead:
             for file in files:
                 outcome = _ingest_file(run, file, ahead)
                 summary.files.append(outcome)
@@ -211,22 +212,24 @@ def _prepare(run: _Run, file: LandingFile) -> _Prepared:
 
 
 class _ReadAhead:
-    """Prepares the next new file in a background thread while this one is written.
+    """Prepares the next new files in a background thread while this one is written.
 
     A national file is a single chunk, so within a file checking and writing cannot
-    overlap: the file after it is fingerprinted, read and checked while this one is
+    overlap: the files after it are fingerprinted, read and checked while this one is
     written to DuckDB and committed. Only what does not touch the warehouse is done ahead;
     every decision (seen before? same bytes as a loaded file? refused?) and every write is
     still made by the caller's thread, file by file, in the same order and transactions as
-    without reading ahead, so the warehouse ends up the same. At most one file is read
-    ahead, so at most three chunks are held at once (two of the file being written).
+    without reading ahead, so the warehouse ends up the same. At most `READ_AHEAD_FILES`
+    files are read ahead, each holding its first chunk.
     """
 
-    def __init__(self, run: _Run, files: Sequence[LandingFile]) -> None:
+    def __init__(self, run: _Run, files: Sequence[LandingFile], depth: int) -> None:
         self._run = run
-        self._next = {id(a): b for a, b in itertools.pairwise(files)}
+        self._order = list(files)
+        self._position = {id(f): i for i, f in enumerate(self._order)}
+        self._depth = depth
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-read-ahead")
-        self._ahead: tuple[LandingFile, Future[_Prepared]] | None = None
+        self._ahead: deque[tuple[LandingFile, Future[_Prepared]]] = deque()
 
     def __enter__(self) -> _ReadAhead:
         return self
@@ -236,23 +239,23 @@ class _ReadAhead:
         self._pool.shutdown()
 
     def take(self, file: LandingFile) -> _Prepared:
-        """`file` prepared (waiting for it, or preparing it now), the next one started."""
-        if self._ahead is not None and self._ahead[0] is file:
-            prepared = self._ahead[1].result()
-            self._ahead = None
+        """`file` prepared (waiting for it, or preparing it now); the next ones started."""
+        if self._ahead and self._ahead[0][0] is file:
+            prepared = self._ahead.popleft()[1].result()
         else:
             self._discard()
             prepared = _prepare(self._run, file)
-        following = self._next.get(id(file))
-        if following is not None:
-            self._ahead = (following, self._pool.submit(_prepare, self._run, following))
+        position = self._position.get(id(file))
+        if position is not None:
+            queued = len(self._ahead)
+            for following in self._order[position + 1 + queued:position + 1 + self._depth]:
+                self._ahead.append((following, self._pool.submit(_prepare, self._run,
+                                                                  following)))
         return prepared
 
     def _discard(self) -> None:
-        if self._ahead is not None:
-            _, future = self._ahead
-            self._ahead = None
-            future.result().close()
+        while self._ahead:
+            self._ahead.popleft()[1].result().close()
 
 
 def _remove_stale_working_folders(workdir: Path | None, warehouse: Path | None,
