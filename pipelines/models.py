@@ -13,7 +13,10 @@ Materialisation:
   `-- partitioned: false`) replace one academic year in one transaction:
   `DELETE … WHERE academic_year = $y; INSERT … SELECT * FROM (<sql>) WHERE academic_year = $y`,
   so a resubmission for one year re-runs only that year;
-- unpartitioned models are `CREATE OR REPLACE TABLE … AS <sql>`.
+- unpartitioned models are `CREATE OR REPLACE TABLE … AS <sql>`;
+- a model whose header says `-- materialized: view` is kept as a view of its SELECT
+  (every year; nothing stored), for a step that only one model reads and that is cheap
+  to compute again: storing it would copy every row twice more (shard and warehouse).
 
 `run_model` does the same without Dagster, for tests and scripts. The Dagster definitions
 are in model_defs.py (the yearly models are built per local authority: yearly.py).
@@ -35,6 +38,7 @@ from pipelines.resources.warehouse import Warehouse, first_row, table_exists
 from pipelines.settings import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts", "indicators")
+MATERIALIZATIONS = ("table", "view")
 PARTITIONED_LAYERS = ("staging", "intermediate", "marts")
 SOURCES = ("spend", "allocations", "outcomes", "voice")
 RAW_KEYS = tuple(dg.AssetKey(["raw", source]) for source in SOURCES)
@@ -93,6 +97,11 @@ class Model:
     tables: tuple[str, ...]  # the `schema.table` names the SQL reads
     deps: tuple[dg.AssetKey, ...] = field(default=())
     partitioned: bool = True
+    materialized: str = "table"  # or "view"
+
+    @property
+    def is_view(self) -> bool:
+        return self.materialized == "view"
 
     @property
     def table(self) -> str:
@@ -196,6 +205,10 @@ def load_models(models_dir: Path = MODELS_DIR) -> list[Model]:
             raise ModelError(f"{path}: the file holds no SQL")
         header = parse_header(sql)
         tables = tuple(t for t in referenced_tables(sql) if t != f"{layer}.{name}")
+        materialized = header.get("materialized", "table").strip().lower()
+        if materialized not in MATERIALIZATIONS:
+            raise ModelError(f"{path}: `materialized: {materialized}` is not one of "
+                             f"{', '.join(MATERIALIZATIONS)}")
         deps: dict[dg.AssetKey, None] = {}
         for table in tables:
             for key in _resolve(table, model_tables, path):
@@ -210,6 +223,7 @@ def load_models(models_dir: Path = MODELS_DIR) -> list[Model]:
                 tables=tables,
                 deps=tuple(deps),
                 partitioned=_is_partitioned(layer, name, header),
+                materialized=materialized,
             )
         )
     # The yearly job runs only year-partitioned assets, so a partitioned model reading an
@@ -354,6 +368,21 @@ def replace_changed_schools(
     return int(row[0]) if row else 0, int(changed)
 
 
+def create_view(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
+    """Define a view model (`materialized: view`) on `conn`, replacing a table of its name
+    (stored by an earlier version) or an older definition. No transaction of its own."""
+    schema, name = model.table.split(".", 1)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    kind = first_row(conn, "SELECT table_type FROM information_schema.tables WHERE "
+                     "table_catalog = current_database() AND table_schema = ? AND "
+                     "table_name = ?", [schema, name])
+    if kind and kind[0] == "BASE TABLE":
+        conn.execute(f"DROP TABLE {model.table}")
+    conn.execute(f"CREATE OR REPLACE VIEW {model.table} AS\n{model.select}\n")
+    if model.partitioned:
+        _partitioned_shape(conn, f"SELECT * FROM {model.table}", model.path)
+
+
 def run_model(
     conn: duckdb.DuckDBPyConnection, model: Model, academic_year: str | None = None
 ) -> int:
@@ -363,6 +392,12 @@ def run_model(
     and a test can call it on a plain connection.
     """
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
+    if model.is_view:
+        create_view(conn, model)
+        where = " WHERE academic_year = $y" if academic_year is not None else ""
+        params = {"y": normalise_year(academic_year)} if academic_year is not None else {}
+        row = first_row(conn, f"SELECT count(*) FROM {model.table}{where}", params)
+        return int(row[0]) if row else 0
     if not model.partitioned:
         if academic_year is not None:
             raise ValueError(f"{model.table} is not partitioned; run it without a year")

@@ -28,6 +28,7 @@ import duckdb
 
 from pipelines.models import (
     Model,
+    create_view,
     create_year_table,
     normalise_year,
     replace_changed_schools,
@@ -224,11 +225,14 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
             conn.execute(f"CREATE VIEW {table} AS {_scope_view(conn, table, year)}")
         conn.execute("BEGIN TRANSACTION")
         for model in models:
+            if model.is_view:  # read by the models after it; not kept in the shard
+                create_view(conn, model)
+                continue
             rows[model.table] = create_year_table(conn, model.table, model.select, year,
                                                   model.path)
         conn.execute("COMMIT")
         # The views name the warehouse, which the shard does not carry with it.
-        for table in views:
+        for table in [*(m.table for m in reversed(models) if m.is_view), *views]:
             conn.execute(f"DROP VIEW {table}")
         conn.execute("DROP TABLE main.school_la")
         conn.execute(
@@ -279,7 +283,8 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
     `conn` is a warehouse write connection with no open transaction; the whole year
     commits at once. A school-year in two shards is refused (see `_SCHOOL_LA`). Only the
     schools whose rows changed are rewritten (`replace_changed_schools`): after one
-    school's resubmission that is one school's rows, not the year's.
+    school's resubmission that is one school's rows, not the year's. A view model is
+    (re)defined on the warehouse's tables and has no row count in the result.
     """
     year = normalise_year(academic_year)
     aliases = [f"shard_{i}" for i in range(len(shards))]
@@ -294,6 +299,9 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
         try:
             rows = {}
             for model in models:
+                if model.is_view:
+                    create_view(conn, model)
+                    continue
                 if aliases:
                     select = "\nUNION ALL BY NAME\n".join(
                         f"SELECT * FROM {alias}.{model.table}" for alias in aliases)

@@ -107,7 +107,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         known = set(context.instance.get_dynamic_partitions(LOCAL_AUTHORITY))
         if set(las) - known:
             context.instance.add_dynamic_partitions(LOCAL_AUTHORITY, sorted(set(las) - known))
-        wanted = {m.table for m in chosen}
+        wanted = {m.table for m in chosen if not m.is_view}  # views are not kept in shards
         only = set(config.local_authorities)
         reused = []
         for la in las:
@@ -168,7 +168,8 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
                 None,
                 output_name(model),
                 metadata={
-                    "dagster/row_count": rows[model.table],
+                    **({"dagster/row_count": rows[model.table]} if model.table in rows
+                       else {"materialized": "view"}),
                     "dagster/column_schema": schemas[model.table],
                     "academic_year": year,
                     "local_authorities": las or "none",
