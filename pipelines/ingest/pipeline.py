@@ -176,7 +176,7 @@ class _Opened:
 @dataclass
 class _Prepared:
     """A new file fingerprinted and opened, or the error either step raised (re-raised by
-    `_ingest_file` where it would have been raised had the step run there)."""
+    `_load_prepared` where it would have been raised had the step run there)."""
 
     file: LandingFile
     print_: Fingerprint | None = None
