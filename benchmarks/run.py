@@ -965,8 +965,19 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": packages,
         "git_commit": git("rev-parse", "--short", "HEAD"),
-        "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "git_dirty": uncommitted_changes(REPO_ROOT),
     }
+
+
+def uncommitted_changes(root: Path) -> bool:
+    """Whether tracked files under `root` differ from the commit, apart from the results
+    files: they are this script's own output, so a run after another (national, then
+    demo/la) finds them changed, which says nothing about the code measured."""
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+         ":(exclude)benchmarks/results.md", ":(exclude)benchmarks/results.json"],
+        cwd=root, capture_output=True, text=True, check=True)
+    return bool(done.stdout.strip())
 
 
 # ───────────────────────────── results.md ─────────────────────────────────────────────

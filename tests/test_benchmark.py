@@ -80,3 +80,26 @@ def test_steps_are_grouped_into_the_issue_stages(bench: ModuleType) -> None:
 def test_results_render_without_every_scale(bench: ModuleType) -> None:
     text = bench.render_markdown({"machine": {"logical_cores": 2}, "scales": {}})
     assert "not measured" in text and "Caveat" in text
+
+
+def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Path) -> None:
+    """The results files are the benchmark's own output; anything else tracked counts."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "benchmarks").mkdir()
+    for name in ("benchmarks/results.md", "benchmarks/results.json", "pipelines.py"):
+        (tmp_path / name).write_text("before\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    assert not bench.uncommitted_changes(tmp_path)
+    (tmp_path / "benchmarks" / "results.md").write_text("after\n")
+    (tmp_path / "benchmarks" / "results.json").write_text("after\n")
+    (tmp_path / "notes.txt").write_text("untracked\n")
+    assert not bench.uncommitted_changes(tmp_path)
+    (tmp_path / "pipelines.py").write_text("after\n")
+    assert bench.uncommitted_changes(tmp_path)
