@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,7 +147,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # `dagster dev` maps SIGTERM onto its SIGINT handling, so it would ignore both.
     previous = {s: signal.signal(s, _pass_on) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        child = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env, process_group=0)
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env, process_group=0,
+                                 preexec_fn=_stopped_with(os.getpid()))
         for signum in early:
             child.send_signal(signum)
         returncode = child.wait()
@@ -155,6 +157,28 @@ def cmd_ui(args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return returncode
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _stopped_with(parent: int) -> Callable[[], None] | None:
+    """For the child, before it runs `dagster dev`: SIGTERM it when this process dies
+    (Linux's parent-death signal), even by SIGKILL, which no handler here sees. In its own
+    process group, `dagster dev` would otherwise outlive a killed `imf ui`, with its
+    webserver, daemon and code servers. None (nothing to arrange) elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+
+    def arrange() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the line above took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 def _process_group(pgid: int) -> list[psutil.Process]:

@@ -128,6 +128,14 @@ def _stop(proc: subprocess.Popen[bytes], signum: int = signal.SIGTERM,
     if dev is not None:
         time.sleep(pause_dagster_dev_s)
         dev.resume()
+    report = _reap(tree, groups)
+    proc.wait(timeout=10)
+    return report
+
+
+def _reap(tree: list[psutil.Process], groups: set[int]) -> str | None:
+    """Wait up to 30 s for `tree` to stop; then kill what is left of it and of `groups`.
+    None if nothing was left; otherwise the processes that were."""
     _, alive = psutil.wait_procs(tree, timeout=30)
     # A process started after the signal (a restarted code server) is in one of the groups.
     left = {p.pid: p for p in [*alive, *_in_groups(groups)]}
@@ -142,7 +150,6 @@ def _stop(proc: subprocess.Popen[bytes], signum: int = signal.SIGTERM,
         for p in left.values():
             with contextlib.suppress(psutil.Error):
                 p.kill()
-    proc.wait(timeout=10)
     return report
 
 
@@ -246,3 +253,20 @@ def test_ctrl_c_stops_everything_even_when_dagster_dev_is_slow_to_react(ui) -> N
     _wait_until_loaded(port, proc, log)
     stopped.append(_stop(proc, signal.SIGINT, pause_dagster_dev_s=6))
     _assert_stopped_cleanly(proc, log, stopped[0])
+
+
+def test_a_killed_imf_ui_takes_dagster_dev_and_its_servers_with_it(ui) -> None:
+    """SIGKILL (`kill -9`, the out-of-memory killer) leaves `imf ui` no chance to pass a
+    signal on, and `dagster dev` runs in a group of its own: the kernel tells it instead
+    (a parent-death signal), and it stops its webserver, daemon and code servers."""
+    port, proc, log, stopped = ui
+    _wait_until_loaded(port, proc, log)
+    tree = psutil.Process(proc.pid).children(recursive=True)
+    groups = {os.getpgid(p.pid) for p in tree if p.is_running()}
+    proc.kill()
+    proc.wait(timeout=10)
+    stopped.append(_reap(tree, groups))
+    text = log.read_text()
+    assert stopped[0] is None, (f"processes outlived the killed imf ui:\n{stopped[0]}\n"
+                                f"Its log, stacks last:\n{text[-20000:]}")
+    assert "Restarting the code server" not in text
