@@ -34,7 +34,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.catalog import parse_header
-from pipelines.resources.warehouse import Warehouse, first_row, table_exists
+from pipelines.resources.warehouse import Warehouse, first_row, relation_type, table_exists
 from pipelines.settings import MODELS_DIR
 
 LAYERS = ("staging", "intermediate", "marts", "indicators")
@@ -373,10 +373,7 @@ def create_view(conn: duckdb.DuckDBPyConnection, model: Model) -> None:
     (stored by an earlier version) or an older definition. No transaction of its own."""
     schema, name = model.table.split(".", 1)
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    kind = first_row(conn, "SELECT table_type FROM information_schema.tables WHERE "
-                     "table_catalog = current_database() AND table_schema = ? AND "
-                     "table_name = ?", [schema, name])
-    if kind and kind[0] == "BASE TABLE":
+    if relation_type(conn, schema, name) == "BASE TABLE":
         conn.execute(f"DROP TABLE {model.table}")
     conn.execute(f"CREATE OR REPLACE VIEW {model.table} AS\n{model.select}\n")
     if model.partitioned:
@@ -394,9 +391,11 @@ def run_model(
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {model.layer}")
     if model.is_view:
         create_view(conn, model)
-        where = " WHERE academic_year = $y" if academic_year is not None else ""
-        params = {"y": normalise_year(academic_year)} if academic_year is not None else {}
-        row = first_row(conn, f"SELECT count(*) FROM {model.table}{where}", params)
+        if academic_year is None:
+            row = first_row(conn, f"SELECT count(*) FROM {model.table}")
+        else:
+            row = first_row(conn, f"SELECT count(*) FROM {model.table} WHERE academic_year "
+                            "= $y", {"y": normalise_year(academic_year)})
         return int(row[0]) if row else 0
     if not model.partitioned:
         if academic_year is not None:

@@ -151,11 +151,14 @@ def ingest_files(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-check") as checker:
         run = _Run(spec, landing, conn, contract, pseudonymiser, workdir, chunk_rows, progress,
                    checker)
-        # Files seen before are skipped without being read, so only new ones are read ahead.
-        new = [f for f in files if f.regular and known_file(conn, f) is None]
+        # Files seen before (same name, size and mtime) are skipped without being read, so
+        # only new ones are read ahead. Asked once per file: loading one file never makes
+        # another file's name known.
+        seen = {id(f): known_file(conn, f) for f in files if f.regular}
+        new = [f for f in files if f.regular and seen[id(f)] is None]
         with _ReadAhead(run, new, READ_AHEAD_FILES) as ahead:
             for file in files:
-                outcome = _ingest_file(run, file, ahead)
+                outcome = _ingest_file(run, file, seen.get(id(file)), ahead)
                 summary.files.append(outcome)
                 if outcome.status in ("loaded", "refused"):
                     progress(_describe(run, file, outcome))
@@ -179,8 +182,8 @@ class _Prepared:
     `_load_prepared` where it would have been raised had the step run there)."""
 
     file: LandingFile
-    print_: Fingerprint | None = None
-    entry: LogEntry | None = None
+    # The fingerprint, and the log entry of the submission it identifies.
+    found: tuple[Fingerprint, LogEntry] | None = None
     opened: _Opened | None = None
     error: Exception | None = None
 
@@ -199,13 +202,14 @@ def _prepare(run: _Run, file: LandingFile) -> _Prepared:
     """Fingerprint and open `file` without touching the warehouse; never raises."""
     prepared = _Prepared(file)
     try:
-        prepared.print_ = fingerprint(file.path)
+        print_ = fingerprint(file.path)
     except Exception as error:  # re-raised by _load_prepared, where fingerprinting was
         prepared.error = error
         return prepared
-    prepared.entry = LogEntry(prepared.print_.submission_id, file, str(file.path), "loaded")
+    entry = LogEntry(print_.submission_id, file, str(file.path), "loaded")
+    prepared.found = (print_, entry)
     try:
-        prepared.opened = _open(run, file, prepared.print_, prepared.entry)
+        prepared.opened = _open(run, file, print_, entry)
     except Exception as error:  # re-raised by _load_prepared, where loading starts
         prepared.error = error
     return prepared
@@ -285,14 +289,15 @@ def _describe(run: _Run, file: LandingFile, outcome: FileOutcome) -> str:
             f"loaded, {outcome.rows_quarantined} quarantined")
 
 
-def _ingest_file(run: _Run, file: LandingFile, ahead: _ReadAhead) -> FileOutcome:
+def _ingest_file(run: _Run, file: LandingFile, seen: str | None,
+                 ahead: _ReadAhead) -> FileOutcome:
+    """`seen`: the submission id of the file if it was seen before (`known_file`)."""
     conn = run.conn
     if not file.regular:
         token = f"{file.source}/{file.name}:{file.mtime_ns}".encode()
         return _refuse(run, file, hashlib.sha256(b"not-a-regular-file:" + token).hexdigest(),
                        FileRefused("unsafe_path", "it is a link, folder or device, not a "
                                    "regular file. Copy the file itself into the folder."))
-    seen = known_file(conn, file)
     if seen is not None:
         if logged_status(conn, seen) == "refused":  # a crash came between log and move
             _move_refused(run, file, seen)
@@ -306,12 +311,12 @@ def _ingest_file(run: _Run, file: LandingFile, ahead: _ReadAhead) -> FileOutcome
 
 def _load_prepared(run: _Run, file: LandingFile, prepared: _Prepared) -> FileOutcome:
     conn = run.conn
-    if prepared.print_ is None:
+    if prepared.found is None:
         error = prepared.error
         if not isinstance(error, OSError) or not (_is_unsafe(error) or _vanished(error, file)):
             raise error or RuntimeError(f"{file.name} was not fingerprinted")
         return _unreadable(run, file, error)
-    print_ = prepared.print_
+    print_, entry = prepared.found
     earlier = logged_status(conn, print_.submission_id)
     if earlier is not None:
         conn.begin()
@@ -321,7 +326,6 @@ def _load_prepared(run: _Run, file: LandingFile, prepared: _Prepared) -> FileOut
             _move_refused(run, file, print_.submission_id)
         run.progress(f"= {run.label(file)}: same bytes as an earlier submission, not loaded again")
         return FileOutcome(file.name, print_.submission_id, "duplicate")
-    entry = prepared.entry or LogEntry(print_.submission_id, file, str(file.path), "loaded")
     conn.begin()
     try:
         years = _load(run, prepared.opened_or_raise(), entry)
