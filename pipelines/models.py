@@ -248,14 +248,15 @@ def normalise_year(partition_key: str) -> str:
 
 
 
-def _shape(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+def relation_shape(conn: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    """(column, type) of a table, view or parenthesised SELECT, in order."""
     return [(str(r[0]), str(r[1])) for r in conn.execute(f"DESCRIBE {relation}").fetchall()]
 
 
 def _partitioned_shape(conn: duckdb.DuckDBPyConnection, select: str,
                        path: Path) -> list[tuple[str, str]]:
     """The SELECT's columns and types; a model without academic_year is refused by name."""
-    shape = _shape(conn, f"SELECT * FROM (\n{select}\n)")
+    shape = relation_shape(conn, f"SELECT * FROM (\n{select}\n)")
     if "academic_year" not in {column for column, _ in shape}:
         raise ModelError(f"{path}: a partitioned model must output academic_year")
     return shape
@@ -275,7 +276,7 @@ def replace_year(
     schema, name = table.split(".", 1)
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     wanted = _partitioned_shape(conn, select, path)
-    if not table_exists(conn, schema, name) or _shape(conn, table) != wanted:
+    if not table_exists(conn, schema, name) or relation_shape(conn, table) != wanted:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
         conn.execute(f"CREATE TABLE {table} AS SELECT * FROM (\n{select}\n) LIMIT 0")
     params = {"imf_academic_year": year}
@@ -349,8 +350,8 @@ def replace_changed_schools(
     """
     year = normalise_year(academic_year)
     schema, name = table.split(".", 1)
-    wanted = _shape(conn, f"SELECT * FROM (\n{select}\n)")
-    if (not table_exists(conn, schema, name) or _shape(conn, table) != wanted
+    wanted = relation_shape(conn, f"SELECT * FROM (\n{select}\n)")
+    if (not table_exists(conn, schema, name) or relation_shape(conn, table) != wanted
             or "urn" not in {column for column, _ in wanted}):
         return replace_year(conn, table, select, year, path), -1
     columns = ", ".join(f'"{column}"' for column, _ in wanted)
@@ -448,7 +449,7 @@ def ordered(models: Sequence[Model]) -> list[Model]:
 
 def column_schema(conn: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     return dg.TableSchema(
-        columns=[dg.TableColumn(name=name, type=kind) for name, kind in _shape(conn, table)]
+        columns=[dg.TableColumn(name=name, type=kind) for name, kind in relation_shape(conn, table)]
     )
 
 

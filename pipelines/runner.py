@@ -58,7 +58,7 @@ def run_all(
 
     `years` are the academic years whose models are rebuilt; by default every year with
     data (after ingest has registered any new one). `local_authorities` narrows a year to
-    the LAs whose shards are rebuilt, the others reused, as the landing sensor narrows a
+    the LAs whose rows are rebuilt, the others' kept, as the landing sensor narrows a
     resubmission's run (`{"2025/26": ["886"]}`); a year not in it rebuilds every LA.
     """
     result = FullRunResult()

@@ -1,15 +1,26 @@
-"""Local-authority shards: one academic year's models for one LA, in the LA's own file.
+"""Shards: one academic year's models for a set of local authorities, in their own file.
 
-The yearly models are computed per local authority, each LA in its own DuckDB file
-(`<warehouse>.shards/<yyyy-yy>/la_<code>.duckdb`), and then assembled into the warehouse
-in one transaction. Shards read the warehouse read-only and write only their own file, so
-Dagster's multiprocess executor (or `k8s_job_executor`, one pod per LA) can build them in
-parallel without contending for the warehouse's single writer; the assembly is the only
-write. A school's or an LA's resubmission rebuilds only that LA's shard, then re-assembles.
+The yearly models are computed per shard, each shard a set of LAs in its own DuckDB file
+(`<warehouse>.shards/<yyyy-yy>/<name>.duckdb`), and then assembled into the warehouse in
+one transaction. Shards read the warehouse read-only and write only their own file, so
+Dagster's multiprocess executor (or `k8s_job_executor`, one pod per shard) can build them
+in parallel without contending for the warehouse's single writer; the assembly is the
+only write.
+
+How many shards: as many as the run builds at once (one in process, the whole year's LAs
+in one file; two under a two-process executor, the LAs split by size between them). A
+shard's fixed cost and its reading of the warehouse are paid per shard, and the assembly
+copies every shard's rows: at national scale, 152 one-LA shards took 127 s to build and
+54 s to assemble against 49 s and 27 s for one shard of every LA (docs/scaling.md).
+
+A resubmission rebuilds only the LAs it touches: their shard replaces exactly their rows
+in the warehouse, and every other LA's rows stay as they are (`assemble` with `replacing`),
+so no other shard is read or needs to be kept. The plan widens the LAs replaced to every
+LA a school has moved into or out of since the year was last assembled.
 
 A shard runs the very same SQL models (`run_model`) as a whole-warehouse run would. Its
 inputs are views onto the attached warehouse, narrowed to the schools whose figures count
-in that LA that year (`school_la` below), so the models need no change and the union of
+in its LAs that year (`school_la` below), so the models need no change and the union of
 the shards equals the whole: every school-year belongs to exactly one LA.
 
 Dagster-free: the assets in yearly.py call these functions, and so can tests and scripts.
@@ -17,10 +28,11 @@ Dagster-free: the assets in yearly.py call these functions, and so can tests and
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +43,7 @@ from pipelines.models import (
     create_view,
     create_year_table,
     normalise_year,
+    relation_shape,
     replace_changed_schools,
 )
 
@@ -71,21 +84,52 @@ class ShardError(RuntimeError):
 
 @dataclass(frozen=True)
 class Shard:
-    la_code: str
+    la_codes: tuple[str, ...]
     path: Path
     rows: dict[str, int]  # model table -> rows
     seconds: float
-    reused: bool = False
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a yearly run's assembly replaces: the whole year, or only these LAs' rows."""
+    whole_year: bool
+    replacing: tuple[str, ...] = ()
 
 
 def shard_dir(warehouse: Path, academic_year: str) -> Path:
     return Path(str(warehouse) + ".shards") / normalise_year(academic_year).replace("/", "-")
 
 
-def shard_path(warehouse: Path, academic_year: str, la_code: str) -> Path:
-    if not _SAFE.match(la_code):
-        raise ShardError(f"{la_code!r} is not a local authority code")
-    return shard_dir(warehouse, academic_year) / f"la_{la_code}.duckdb"
+def shard_name(la_codes: Sequence[str], index: int = 1, count: int = 1) -> str:
+    """`la_<code>` for one LA; `las_<index>_of_<count>` for one of `count` shards of
+    several LAs each. Also the shard step's mapping key in Dagster."""
+    for code in la_codes:
+        if not _SAFE.match(code):
+            raise ShardError(f"{code!r} is not a local authority code")
+    if not la_codes:
+        raise ShardError("a shard needs at least one local authority")
+    return f"la_{la_codes[0]}" if len(la_codes) == 1 else f"las_{index}_of_{count}"
+
+
+def shard_path(warehouse: Path, academic_year: str, name: str) -> Path:
+    if not _SAFE.match(name):
+        raise ShardError(f"{name!r} is not a shard name")
+    return shard_dir(warehouse, academic_year) / f"{name}.duckdb"
+
+
+def split(las: Sequence[str], weights: Mapping[str, int], count: int) -> list[list[str]]:
+    """The LAs in at most `count` shards of about equal weight (schools with data): the
+    heaviest LA first into the lightest shard (of those, the one with fewest LAs).
+    Deterministic; each shard sorted; no shard empty."""
+    count = max(1, min(count, len(las)))
+    shards: list[list[str]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for la in sorted(las, key=lambda code: (-weights.get(code, 0), code)):
+        lightest = min(range(count), key=lambda i: (loads[i], len(shards[i])))
+        shards[lightest].append(la)
+        loads[lightest] += weights.get(la, 0)
+    return sorted((sorted(shard) for shard in shards if shard), key=lambda s: s[0])
 
 
 def _sql_path(path: Path) -> str:
@@ -142,8 +186,9 @@ def _school_years(conn: duckdb.DuckDBPyConnection, tables: Sequence[str], year: 
 
 
 def local_authorities(conn: duckdb.DuckDBPyConnection, warehouse: Path,
-                      models: Sequence[Model], academic_year: str) -> list[str]:
-    """The LAs with any school-year data in `academic_year`, for the models' inputs.
+                      models: Sequence[Model], academic_year: str) -> dict[str, int]:
+    """The LAs with any school-year data in `academic_year`, for the models' inputs, each
+    with its number of schools with data (the weight `split` balances).
 
     `conn` is a scratch connection (in memory is fine); the warehouse is attached to it.
     """
@@ -164,7 +209,61 @@ def local_authorities(conn: duckdb.DuckDBPyConnection, warehouse: Path,
             f"register or the partnership groups (URNs {', '.join(homeless[:10])}); "
             "reload the register (`imf register-import`) or fix the membership seed"
         )
-    return sorted({str(la) for _, la in rows})
+    weights: dict[str, int] = {}
+    for _, la in rows:
+        weights[str(la)] = weights.get(str(la), 0) + 1
+    return dict(sorted(weights.items()))
+
+
+ASSEMBLIES = "audit.yearly_assemblies"
+
+
+def inputs_fingerprint(conn: duckdb.DuckDBPyConnection, models: Sequence[Model],
+                       catalog: str | None = None) -> str:
+    """What the year's rows were computed with besides the year's own data: each model's
+    SQL and every reference table it reads (a changed group membership can move a school
+    to another LA). A resubmission may replace one LA's rows only while this is unchanged
+    since the year was assembled; otherwise the whole year is rebuilt."""
+    digest = hashlib.sha256()
+    for model in models:
+        digest.update(f"{model.table}\0{model.materialized}\0{model.select}\0".encode())
+    prefix = f"{catalog}." if catalog else ""
+    for table in sorted(t for t in input_tables(models) if t.startswith("ref.")):
+        row = conn.execute(f"SELECT count(*), sum(hash(t)) FROM {prefix}{table} AS t").fetchone()
+        digest.update(f"{table}\0{row}\0".encode())
+    return digest.hexdigest()
+
+
+def assembled_with(conn: duckdb.DuckDBPyConnection, academic_year: str,
+                   catalog: str | None = None) -> str | None:
+    """The inputs fingerprint the year was last assembled with (None: never, or unknown)."""
+    prefix = f"{catalog}." if catalog else ""
+    schema, name = ASSEMBLIES.split(".")
+    found = conn.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
+        "AND database_name = coalesce(?, current_database())", [schema, name, catalog],
+    ).fetchone()
+    if not found or not found[0]:
+        return None
+    row = conn.execute(f"SELECT inputs_fingerprint FROM {prefix}{ASSEMBLIES} "
+                       "WHERE academic_year = ?", [normalise_year(academic_year)]).fetchone()
+    return str(row[0]) if row else None
+
+
+def can_replace_local_authorities(warehouse: Path, models: Sequence[Model],
+                                  academic_year: str) -> bool:
+    """Whether a run may replace some LAs' rows of the year and keep the others': the
+    year was assembled with the same model SQL and reference tables as now, and every
+    model's table is there."""
+    with duckdb.connect() as conn:
+        attach_warehouse(conn, warehouse)
+        recorded = assembled_with(conn, academic_year, "wh")
+        if recorded is None or recorded != inputs_fingerprint(conn, models, "wh"):
+            return False
+        present = {str(r[0]) for r in conn.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+            "WHERE database_name = 'wh'").fetchall()}
+    return all(m.table in present for m in models if not m.is_view)
 
 
 def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
@@ -195,12 +294,15 @@ def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
     return f"SELECT * FROM wh.{table}" + (f" WHERE {' AND '.join(where)}" if where else "")
 
 
-def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la_code: str,
-                *, memory_limit: str = "4GB", threads: int = 1) -> Shard:
-    """Run `models` for one LA and year into the LA's shard file (replaced atomically)."""
+def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str,
+                la_codes: Sequence[str], *, name: str | None = None, memory_limit: str = "4GB",
+                threads: int = 1) -> Shard:
+    """Run `models` for these LAs and year into the shard's file (replaced atomically),
+    named `name` (default: `shard_name(la_codes)`)."""
     started = time.perf_counter()
     year = normalise_year(academic_year)
-    target = shard_path(warehouse, year, la_code)
+    la_codes = tuple(sorted(la_codes))
+    target = shard_path(warehouse, year, name or shard_name(la_codes))
     target.parent.mkdir(parents=True, exist_ok=True)
     scratch = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     scratch.unlink(missing_ok=True)
@@ -215,8 +317,9 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
         conn.execute(_SCHOOL_LA, {"year": year})
         conn.execute(
             "CREATE TABLE main.shard_scope AS SELECT urn FROM main.school_la "
-            "WHERE la_code = $la UNION SELECT current_urn FROM main.school_la WHERE la_code = $la",
-            {"la": la_code},
+            "WHERE list_contains($las, la_code) UNION SELECT current_urn FROM main.school_la "
+            "WHERE list_contains($las, la_code)",
+            {"las": list(la_codes)},
         )
         views = input_tables(models)
         for table in views:
@@ -236,16 +339,16 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str, la
             conn.execute(f"DROP VIEW {table}")
         conn.execute("DROP TABLE main.school_la")
         conn.execute(
-            "CREATE TABLE main.shard_info AS SELECT $year AS academic_year, $la AS la_code, "
-            "now() AS built_at",
-            {"year": year, "la": la_code},
+            "CREATE TABLE main.shard_info AS SELECT $year AS academic_year, "
+            "unnest($las) AS la_code, now() AS built_at",
+            {"year": year, "las": list(la_codes)},
         )
         conn.execute("DETACH wh")
         conn.execute("CHECKPOINT")
     finally:
         conn.close()
     os.replace(scratch, target)
-    return Shard(la_code, target, rows, time.perf_counter() - started)
+    return Shard(la_codes, target, rows, time.perf_counter() - started)
 
 
 def shard_tables(path: Path) -> set[str]:
@@ -262,30 +365,33 @@ def shard_tables(path: Path) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def remove_stale(warehouse: Path, academic_year: str, keep: Sequence[str]) -> list[Path]:
-    """Remove the year's shard files of LAs not in `keep`, and scratch files of killed runs."""
+def remove_shards(warehouse: Path, academic_year: str) -> list[Path]:
+    """Remove the year's shard files, and scratch files of killed runs. A shard is read
+    only by the assembly of the run that built it, so a new run starts from none."""
     folder = shard_dir(warehouse, academic_year)
     if not folder.exists():
         return []
-    wanted = {shard_path(warehouse, academic_year, la).name for la in keep}
     removed = []
-    for path in folder.iterdir():
-        if ".tmp-" in path.name or (path.suffix == ".duckdb" and path.name not in wanted):
+    for path in sorted(folder.iterdir()):
+        if ".tmp-" in path.name or path.suffix == ".duckdb":
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
 
 
 def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_year: str,
-             shards: Sequence[Path]) -> dict[str, int]:
-    """Replace the year of every model's warehouse table with the union of the shards.
+             shards: Sequence[Path], scope: Scope | None = None) -> dict[str, int]:
+    """Put the shards' rows for the year into the warehouse, in one transaction.
 
-    `conn` is a warehouse write connection with no open transaction; the whole year
-    commits at once. A school-year in two shards is refused (see `_SCHOOL_LA`). Only the
-    schools whose rows changed are rewritten (`replace_changed_schools`): after one
-    school's resubmission that is one school's rows, not the year's. A view model is
-    (re)defined on the warehouse's tables and has no row count in the result.
+    `conn` is a warehouse write connection with no open transaction. With the whole year
+    in scope (the default) every model's year is replaced by the union of the shards,
+    rewriting only the schools whose rows changed (`replace_changed_schools`). With
+    `scope.replacing`, only those LAs' rows are replaced by the shards' and every other
+    LA's rows stay (see `_replace_local_authorities`). A school-year in two shards is
+    refused (see `_SCHOOL_LA`). A view model is (re)defined on the warehouse's tables and
+    has no row count in the result. Records the inputs the year was assembled with.
     """
+    scope = scope or Scope(whole_year=True)
     year = normalise_year(academic_year)
     aliases = [f"shard_{i}" for i in range(len(shards))]
     # As in build_shard: insert in parallel (measured at national scale: the largest
@@ -298,6 +404,8 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
         conn.execute("BEGIN TRANSACTION")
         try:
             rows = {}
+            if not scope.whole_year:
+                _replaced_schools(conn, models, aliases, year, scope.replacing)
             for model in models:
                 if model.is_view:
                     create_view(conn, model)
@@ -307,8 +415,13 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
                         f"SELECT * FROM {alias}.{model.table}" for alias in aliases)
                 else:  # no data this year: the year is emptied, the table keeps its shape
                     select = model.select
-                rows[model.table], _ = replace_changed_schools(conn, model.table, select,
-                                                               year, model.path)
+                if scope.whole_year:
+                    rows[model.table], _ = replace_changed_schools(conn, model.table, select,
+                                                                   year, model.path)
+                else:
+                    rows[model.table] = _replace_local_authorities(
+                        conn, model, select if aliases else None, year, scope.replacing)
+            _record_assembly(conn, models, year)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -317,6 +430,59 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
         for alias in aliases:
             conn.execute(f"DETACH {alias}")
     return rows
+
+
+def _replaced_schools(conn: duckdb.DuckDBPyConnection, models: Sequence[Model],
+                      aliases: Sequence[str], year: str, replacing: Sequence[str]) -> None:
+    """The schools whose rows a narrowed assembly replaces: those the warehouse's year
+    places in the LAs replaced, and those the new shards place there."""
+    if "marts.dim_school_years" not in {m.table for m in models}:
+        raise ShardError("replacing some local authorities' rows needs marts.dim_school_years "
+                         "in the run, to know which schools are theirs")
+    shard_urns = "".join(f" UNION SELECT urn FROM {alias}.marts.dim_school_years"
+                         for alias in aliases)
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE imf_replaced_schools AS SELECT urn FROM "
+        "marts.dim_school_years WHERE academic_year = $y AND list_contains($las, la_code)"
+        + shard_urns, {"y": year, "las": list(replacing)})
+
+
+def _replace_local_authorities(conn: duckdb.DuckDBPyConnection, model: Model,
+                               select: str | None, year: str,
+                               replacing: Sequence[str]) -> int:
+    """Replace the year's rows of the LAs in `replacing` with `select`'s (None: no shard,
+    those rows are only removed); every other row stays. Rows are the LAs' by school
+    (`urn`) where the table has one, else by `la_code`. Returns the year's row count."""
+    columns = {c for c, _ in relation_shape(conn, model.table)}
+    params: dict[str, object] = {"y": year}
+    if "urn" in columns:
+        mine = "urn IN (SELECT urn FROM imf_replaced_schools)"
+    elif "la_code" in columns:
+        mine, params["las"] = "list_contains($las, la_code)", list(replacing)
+    else:
+        raise ShardError(f"{model.table} has neither urn nor la_code: a run can only rebuild "
+                         "its whole year, not some local authorities' rows")
+    if select is not None and sorted(relation_shape(conn, f"SELECT * FROM ({select})")) != sorted(
+            relation_shape(conn, model.table)):
+        raise ShardError(f"{model.table}: the shards' columns differ from the warehouse's; "
+                         "rebuild the whole year")
+    conn.execute(f"DELETE FROM {model.table} WHERE academic_year = $y AND {mine}", params)
+    if select is not None:
+        conn.execute(f"INSERT INTO {model.table} BY NAME SELECT * FROM ({select}) "
+                     "WHERE academic_year = $y", {"y": year})
+    row = conn.execute(f"SELECT count(*) FROM {model.table} WHERE academic_year = $y",
+                       {"y": year}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _record_assembly(conn: duckdb.DuckDBPyConnection, models: Sequence[Model],
+                     year: str) -> None:
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {ASSEMBLIES.split('.')[0]}")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {ASSEMBLIES} (academic_year VARCHAR, "
+                 "inputs_fingerprint VARCHAR, assembled_at TIMESTAMPTZ)")
+    conn.execute(f"DELETE FROM {ASSEMBLIES} WHERE academic_year = ?", [year])
+    conn.execute(f"INSERT INTO {ASSEMBLIES} VALUES (?, ?, now())",
+                 [year, inputs_fingerprint(conn, models)])
 
 
 def _refuse_overlaps(conn: duckdb.DuckDBPyConnection, models: Sequence[Model],

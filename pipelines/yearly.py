@@ -4,19 +4,19 @@ Every partitioned model (`models/staging|intermediate|marts/*.sql` and `ind_*`) 
 asset in the UI, with its description, group and lineage; together they are one
 graph-backed asset so that one year's run is:
 
-1. `plan_local_authorities`: the LAs with data that year, and of those the LAs whose shard
-   is rebuilt (one mapped step each) and those whose shard is reused as it is;
-2. `build_la_shard[la_<code>]`: the models for that LA into its own shard file, reading the
-   warehouse read-only (pipelines/shards.py), so LAs build in parallel under the
+1. `plan_local_authorities`: the LAs with data that year, and of those the LAs to
+   rebuild, split into `shards` shards (one mapped step each);
+2. `build_la_shard[<name>]`: the models for that shard's LAs into its own file, reading
+   the warehouse read-only (pipelines/shards.py), so shards build in parallel under the
    multiprocess executor, or one pod each under `k8s_job_executor`;
-3. `assemble_year`: the shards, rebuilt and reused, into the warehouse in one transaction
-   (the only write).
+3. `assemble_year`: the shards into the warehouse in one transaction (the only write).
 
-Config `local_authorities` on `plan_local_authorities` rebuilds only those LAs' shards and
-reuses the others (the landing sensor sets it for a resubmission); by default every LA's
-shard is rebuilt. A reused shard has no step of its own: at national scale a
-resubmission's run would otherwise start ~150 steps that do nothing (measured: see
-docs/scaling.md).
+Config on `plan_local_authorities`: `shards`, how many shards to split the LAs into (as
+many as run at once: one in process); `local_authorities`, rebuild only those LAs and
+keep every other LA's rows in the warehouse as they are (the landing sensor sets it for
+a resubmission). The plan rebuilds the whole year instead when the models' SQL or the
+reference tables have changed since the year was assembled, because a school may then
+count in another LA than before.
 """
 
 # No `from __future__ import annotations`: Dagster inspects op signatures at definition time.
@@ -39,25 +39,29 @@ from pipelines.models import Model, column_schema, load_models, normalise_year, 
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import MODELS_DIR
 from pipelines.shards import (
+    Scope,
     Shard,
     assemble,
     build_shard,
+    can_replace_local_authorities,
     local_authorities,
-    remove_stale,
-    shard_path,
-    shard_tables,
+    remove_shards,
+    shard_name,
+    split,
 )
 
 GRAPH_NAME = "models_by_local_authority"
 PLAN_OP = "plan_local_authorities"
 # Each shard built is recorded as a partition (academic year by LA) of this asset, so the
-# UI shows which LA's shard was built when, from which run, with its row counts.
+# UI shows when each LA was last rebuilt, from which run, in which shard file.
 LA_SHARDS_KEY = dg.AssetKey(["la_shards", "models_by_local_authority"])
 
 
 class ShardPlanConfig(dg.Config):
     local_authorities: list[str] = []  # noqa: RUF012 - Dagster copies config defaults
-    """Rebuild only these LAs' shards and reuse the others' (empty: rebuild every LA)."""
+    """Rebuild only these LAs' rows and keep the others' (empty: rebuild every LA)."""
+    shards: int = 1
+    """How many shards to split the LAs rebuilt into: as many as build at once."""
 
 
 def output_name(model: Model) -> str:
@@ -89,80 +93,90 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         name=PLAN_OP,
         ins={name: dg.In(dg.Nothing) for name in inputs},
         out={
-            "rebuild": dg.DynamicOut(str, description="The LAs whose shard is rebuilt."),
-            "reused": dg.Out(list[Shard], description="The shards reused as they are."),
+            "rebuild": dg.DynamicOut(list[str],
+                                     description="The LAs of each shard to build."),
+            "scope": dg.Out(Scope, description="What the assembly replaces: the whole year "
+                            "or only some LAs' rows."),
         },
-        description="List the local authorities with data this year: one shard step for "
-        "each LA to rebuild; the others' shards are reused.",
+        description="List the local authorities with data this year and split those to "
+        "rebuild into shards: one step each.",
     )
     def plan(
         context: dg.OpExecutionContext, config: ShardPlanConfig, warehouse: Warehouse
-    ) -> Iterator[dg.DynamicOutput[str] | dg.Output[list[Shard]]]:
+    ) -> Iterator[dg.DynamicOutput[list[str]] | dg.Output[Scope]]:
         year = normalise_year(context.partition_key)
         chosen = _selected(context, models)
+        path = Path(warehouse.path)
         with duckdb.connect() as scratch:
-            las = local_authorities(scratch, Path(warehouse.path), chosen, year)
-        for path in remove_stale(Path(warehouse.path), year, las):
-            context.log.info(f"removed {path.name} (no longer has data for {year})")
+            weights = local_authorities(scratch, path, chosen, year)
+        for removed in remove_shards(path, year):
+            context.log.debug(f"removed the earlier shard file {removed.name}")
         known = set(context.instance.get_dynamic_partitions(LOCAL_AUTHORITY))
-        if set(las) - known:
-            context.instance.add_dynamic_partitions(LOCAL_AUTHORITY, sorted(set(las) - known))
-        wanted = {m.table for m in chosen if not m.is_view}  # views are not kept in shards
-        only = set(config.local_authorities)
-        reused = []
-        for la in las:
-            path = shard_path(Path(warehouse.path), year, la)
-            if only and la not in only and wanted <= shard_tables(path):
-                reused.append(Shard(la, path, rows={}, seconds=0.0, reused=True))
-            else:
-                yield dg.DynamicOutput(la, output_name="rebuild", mapping_key=f"la_{la}")
+        if set(weights) - known:
+            context.instance.add_dynamic_partitions(LOCAL_AUTHORITY,
+                                                    sorted(set(weights) - known))
+        asked = sorted(set(config.local_authorities))
+        narrowed = bool(asked) and can_replace_local_authorities(path, chosen, year)
+        scope = Scope(whole_year=not narrowed, replacing=tuple(asked) if narrowed else ())
+        rebuilt = [la for la in weights if not narrowed or la in asked]
+        batches = split(rebuilt, weights, config.shards)
+        for index, las in enumerate(batches, start=1):
+            yield dg.DynamicOutput(las, output_name="rebuild",
+                                   mapping_key=shard_name(las, index, len(batches)))
+        if asked and not narrowed:
+            context.log.info(f"{year}: rebuilding the whole year, not only "
+                             f"{', '.join(asked)}: the models or reference tables changed "
+                             "since it was assembled (or it never was)")
         context.log.info(
-            f"{year}: {len(las)} local authorities: {', '.join(las) or 'none'}; "
-            + (f"shards reused: {', '.join(s.la_code for s in reused)}" if reused
-               else "every shard rebuilt"))
-        yield dg.Output(reused, output_name="reused")
+            f"{year}: {len(weights)} local authorities with data; "
+            + (f"replacing the rows of {', '.join(asked)}, keeping the others'" if narrowed
+               else "rebuilding every one")
+            + f"; {len(batches)} shard(s)")
+        yield dg.Output(scope, output_name="scope")
 
     @dg.op(name="build_la_shard",
-           description="Run the year's models for one local authority into its shard file.")
+           description="Run the year's models for one shard's local authorities into its "
+           "file.")
     def build(
-        context: dg.OpExecutionContext, warehouse: Warehouse, la_code: str
+        context: dg.OpExecutionContext, warehouse: Warehouse, la_codes: list[str]
     ) -> Shard:
-        shard = build_shard(Path(warehouse.path), _selected(context, models),
-                            normalise_year(context.partition_key), la_code,
+        year = normalise_year(context.partition_key)
+        shard = build_shard(Path(warehouse.path), _selected(context, models), year,
+                            la_codes, name=context.get_mapping_key(),
                             memory_limit=warehouse.memory_limit, threads=warehouse.threads)
-        context.log.info(
-            f"LA {la_code}: {sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
-        context.log_event(dg.AssetMaterialization(
-            asset_key=LA_SHARDS_KEY,
-            partition=dg.MultiPartitionKey(
-                {ACADEMIC_YEAR: context.partition_key, LOCAL_AUTHORITY: la_code}),
-            metadata={
-                "path": dg.MetadataValue.path(str(shard.path)),
-                "seconds": round(shard.seconds, 2),
-                "rows": dg.MetadataValue.md("\n".join(
-                    ["| table | rows |", "|---|---:|"]
-                    + [f"| {table} | {rows:,} |" for table, rows in shard.rows.items()])),
-            },
-        ))
+        context.log.info(f"{len(la_codes)} LA(s) ({', '.join(la_codes[:10])}"
+                         f"{'…' if len(la_codes) > 10 else ''}): "
+                         f"{sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
+        for la_code in la_codes:
+            context.log_event(dg.AssetMaterialization(
+                asset_key=LA_SHARDS_KEY,
+                partition=dg.MultiPartitionKey(
+                    {ACADEMIC_YEAR: context.partition_key, LOCAL_AUTHORITY: la_code}),
+                metadata={
+                    "path": dg.MetadataValue.path(str(shard.path)),
+                    "local_authorities_in_shard": len(la_codes),
+                    "seconds": round(shard.seconds, 2),
+                },
+            ))
         return shard
 
     @dg.op(
         name="assemble_year",
         out={output_name(m): dg.Out(dg.Nothing, is_required=False) for m in models},
-        description="Replace the year in the warehouse with the union of the LA shards, "
-        "in one transaction.",
+        description="Put the shards' rows for the year into the warehouse, in one "
+        "transaction: the whole year, or only the rebuilt LAs' rows.",
     )
     def assemble_op(
         context: dg.OpExecutionContext, warehouse: Warehouse, built: list[Shard],
-        reused: list[Shard],
+        scope: Scope,
     ) -> Iterator[dg.Output[None]]:
         year = normalise_year(context.partition_key)
         chosen = _selected(context, models)
-        done = sorted([*built, *reused], key=lambda s: s.la_code)
+        done = sorted(built, key=lambda s: s.la_codes)
         with warehouse.connect() as conn:
-            rows = assemble(conn, chosen, year, [s.path for s in done])
+            rows = assemble(conn, chosen, year, [s.path for s in done], scope)
             schemas = {m.table: column_schema(conn, m.table) for m in chosen}
-        las = ", ".join(s.la_code + (" (reused)" if s.reused else "") for s in done)
+        las = ", ".join(la for s in done for la in s.la_codes)
         for model in chosen:
             yield dg.Output(
                 None,
@@ -172,16 +186,18 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
                        else {"materialized": "view"}),
                     "dagster/column_schema": schemas[model.table],
                     "academic_year": year,
-                    "local_authorities": las or "none",
+                    "local_authorities_rebuilt": las or "none",
+                    "replaced": "the whole year" if scope.whole_year
+                    else ", ".join(scope.replacing),
                 },
             )
 
     outputs = {output_name(m): dg.GraphOut() for m in models}
 
     def compose(**upstream: None) -> dict[str, object]:
-        rebuild, reused = plan(**upstream)
+        rebuild, scope = plan(**upstream)
         built = rebuild.map(build)
-        results = assemble_op(built.collect(), reused)
+        results = assemble_op(built.collect(), scope)
         return dict(zip(outputs, results, strict=True))
 
     # One graph input per upstream asset: the signature is set so Dagster sees them.
@@ -221,9 +237,9 @@ def la_shards_spec(models_dir: Path = MODELS_DIR) -> dg.AssetSpec:
         group_name="la_shards",
         partitions_def=la_shard_partitions,
         kinds={"duckdb"},
-        description="One DuckDB file per academic year and local authority "
-        "(`<IMF_WAREHOUSE>.shards/<yyyy-yy>/la_<code>.duckdb`): that LA's yearly models, "
-        "built from the warehouse read-only by a `yearly_models` run, side by side with "
-        "the other LAs', then assembled into the warehouse. Working files: rebuilt when "
-        "needed, never a source.",
+        description="The yearly models of a set of local authorities in one DuckDB file "
+        "(`<IMF_WAREHOUSE>.shards/<yyyy-yy>/<name>.duckdb`), built from the warehouse "
+        "read-only by a `yearly_models` run, side by side with the run's other shards, "
+        "then assembled into the warehouse. Recorded per (year, LA). Working files: "
+        "removed when the year is next built, never a source.",
     )

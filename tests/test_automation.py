@@ -122,19 +122,24 @@ def test_yearly_runs_build_shards_in_process_unless_asked_for_parallel() -> None
     from pipelines.automation.sensors import yearly_run_config
     from pipelines.definitions import build_definitions
 
-    # One LA (an LA's own deployment): a process per step would only add start-up time.
+    # By default one shard of every LA, in the run's process: a process per step would
+    # only add start-up time, and per-shard costs are paid once.
     in_process = {"execution": {"config": {"in_process": {}}}}
-    assert yearly_run_config() == in_process
+    one_shard = {"ops": {"models_by_local_authority": {"ops": {"plan_local_authorities": {
+        "config": {"shards": 1}}}}}}
+    assert yearly_run_config() == {**one_shard, **in_process}
     # Resolved inside a test instance: after any test that used instance_for_test, Dagster's
     # definitions-state storage points at the instance it disposed of (test_schedules.py).
     with dg.instance_for_test():
         job = build_definitions().resolve_job_def(YEARLY_MODELS_JOB)  # launched from the UI
     assert job.partitioned_config is not None
+    # (The plan's own default is one shard.)
     assert job.partitioned_config.get_run_config_for_partition_key("2025/26") == in_process
-    # IMF_PARALLEL_SHARDS=3: the sensors' runs build up to three LAs at once.
+    # IMF_PARALLEL_SHARDS=3: the sensors' runs split the LAs into three shards, built at
+    # once.
     assert yearly_run_config(["805"], 3) == {
         "ops": {"models_by_local_authority": {"ops": {"plan_local_authorities": {
-            "config": {"local_authorities": ["805"]}}}}},
+            "config": {"shards": 3, "local_authorities": ["805"]}}}}},
         "execution": {"config": {"multiprocess": {
             "max_concurrent": 3,
             # Each step's process forked from one that imported the code location once.

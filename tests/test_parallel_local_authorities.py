@@ -165,13 +165,23 @@ def test_the_shards_add_up_to_a_whole_warehouse_run(runs: dict[str, Any],
             assert rows > 0 or model.name.startswith("ind_"), model.table
 
 
-def _shards_before(env: ImfEnv) -> tuple[dict[str, Path], dict[str, int], list[Any]]:
-    """Each LA's shard file, its modification time, and one indicator table's rows."""
-    from pipelines.shards import shard_path
+def _mark_one_row_per_la(env: ImfEnv) -> None:
+    """Set a value the models never produce (-1 sessions) on one row of each LA's largest
+    mart: a run that rebuilds an LA's rows removes its mark; rows kept keep theirs."""
+    with duckdb.connect(str(env.warehouse)) as conn:
+        for la in LAS:
+            conn.execute(
+                "UPDATE marts.fct_pupil_years SET sessions_possible = -1 WHERE pupil_id = "
+                "(SELECT min(pupil_id) FROM marts.fct_pupil_years WHERE la_code = $la)",
+                {"la": la})
 
-    shards = {la: shard_path(env.warehouse, YEAR, la) for la in LAS}
-    before = {la: path.stat().st_mtime_ns for la, path in shards.items()}
-    return shards, before, _attendance(env)
+
+def _marked(env: ImfEnv) -> set[str]:
+    """The LAs whose marked row is still there (see `_mark_one_row_per_la`)."""
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        rows = conn.execute("SELECT DISTINCT la_code FROM marts.fct_pupil_years "
+                            "WHERE sessions_possible = -1").fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def _attendance(env: ImfEnv) -> list[tuple[Any, ...]]:
@@ -193,51 +203,104 @@ def _narrowed_year(las: list[str]) -> tuple[bool, dict[str, str]]:
     return result.success, steps
 
 
-def test_one_local_authority_is_rebuilt_alone_and_the_rest_reused(
-    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+def test_one_local_authority_is_rebuilt_alone_and_the_others_rows_kept(
+    runs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = point_at(runs["parallel"].root, monkeypatch, KEY)
-    shards, before, expected = _shards_before(env)
+    env = _copy_of(runs["parallel"], tmp_path / "copy", monkeypatch)
+    expected = _attendance(env)
+    _mark_one_row_per_la(env)
     success, steps = _narrowed_year(["857"])
     assert success
-    assert shards["805"].stat().st_mtime_ns == before["805"]  # reused
-    assert shards["857"].stat().st_mtime_ns > before["857"]  # rebuilt
-    # A reused shard has no step of its own (at national scale, ~150 steps doing nothing).
+    # One shard step, for the LA asked for: no other LA is built or read.
     assert set(steps) == {f"{GRAPH_NAME}.{PLAN_OP}", f"{GRAPH_NAME}.build_la_shard[la_857]",
                           f"{GRAPH_NAME}.assemble_year"}
-    after = _attendance(env)
-    assert after == expected and {row[0] for row in after} == set(LAS)
+    assert _marked(env) == {"805"}  # 857's rows rebuilt; 805's kept as they were
+    attendance = _attendance(env)
+    assert attendance == expected and {row[0] for row in attendance} == set(LAS)
 
 
-def test_a_full_run_narrowed_to_one_local_authority_rebuilds_only_its_shard(
-    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+def test_a_full_run_narrowed_to_one_local_authority_rebuilds_only_its_rows(
+    runs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`run_all(local_authorities=...)`, the benchmark's resubmission path, narrows the
     yearly run as the landing sensor does."""
     from pipelines.definitions import build_definitions
     from pipelines.runner import run_all
 
-    env = point_at(runs["serial"].root, monkeypatch, KEY)
-    shards, before, expected = _shards_before(env)
+    env = _copy_of(runs["serial"], tmp_path / "copy", monkeypatch)
+    expected = _attendance(env)
+    _mark_one_row_per_la(env)
     with dg.DagsterInstance.get() as instance:
         run_all(build_definitions(), instance, progress=lambda _: None, years=[YEAR],
                 local_authorities={YEAR: ["805"]})
-    assert shards["805"].stat().st_mtime_ns > before["805"]  # rebuilt
-    assert shards["857"].stat().st_mtime_ns == before["857"]  # reused
+    assert _marked(env) == {"857"}
     assert _attendance(env) == expected
 
 
 def test_a_run_that_rebuilds_no_shard_still_assembles_the_year(
-    runs: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+    runs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Narrowed to an LA with no data that year, every shard is reused: no shard step runs,
-    and the assembly still runs, from the reused shards, leaving the results unchanged."""
-    env = point_at(runs["parallel"].root, monkeypatch, KEY)
-    shards, before, expected = _shards_before(env)
+    """Narrowed to an LA with no data that year: no shard step runs, the assembly still
+    runs and every LA's rows stay as they were."""
+    env = _copy_of(runs["parallel"], tmp_path / "copy", monkeypatch)
+    expected = _attendance(env)
+    _mark_one_row_per_la(env)
     success, steps = _narrowed_year(["999"])
     assert success
     assert steps == {f"{GRAPH_NAME}.{PLAN_OP}": "SUCCESS",
                      f"{GRAPH_NAME}.assemble_year": "SUCCESS"}
-    assert {la: path.stat().st_mtime_ns for la, path in shards.items()} == before
+    assert _marked(env) == set(LAS)  # nothing rewritten
     after = _attendance(env)
     assert after == expected and {row[0] for row in after} == set(LAS)
+
+
+def _model_tables(env: ImfEnv) -> dict[str, list[tuple[Any, ...]]]:
+    from pipelines.yearly import yearly_models
+
+    with duckdb.connect(str(env.warehouse), read_only=True) as conn:
+        return {m.table: conn.execute(f"FROM {m.table} ORDER BY ALL").fetchall()
+                for m in yearly_models()}
+
+
+def _copy_of(env: ImfEnv, root: Path, monkeypatch: pytest.MonkeyPatch) -> ImfEnv:
+    shutil.copytree(env.root, root, symlinks=True)
+    (root / "dagster_home" / "dagster.yaml").unlink()  # relinked by point_at
+    return point_at(root, monkeypatch, KEY)
+
+
+def test_replacing_one_local_authority_gives_the_whole_year_rebuilt(
+    runs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One school's data changes (as a resubmission changes it); the run narrowed to its
+    LA leaves every model table exactly as a rebuild of the whole year does."""
+    env = _copy_of(runs["serial"], tmp_path / "copy", monkeypatch)
+    with duckdb.connect(str(env.warehouse)) as conn:
+        (urn,) = conn.execute(
+            "SELECT min(urn) FROM marts.fct_pupil_years WHERE la_code = '857'").fetchone()
+        changed = conn.execute("UPDATE raw.outcomes SET suspensions = 3 WHERE urn = ? "
+                               "AND suspensions = 0", [urn]).fetchone()
+    assert changed and changed[0] > 0
+    before = _model_tables(env)
+    success, steps = _narrowed_year(["857"])
+    assert success and f"{GRAPH_NAME}.build_la_shard[la_857]" in steps
+    narrowed = _model_tables(env)
+    assert narrowed != before  # the change reached the models
+    success, steps = _narrowed_year([])  # the whole year, every LA
+    assert success and f"{GRAPH_NAME}.build_la_shard[las_1_of_1]" in steps
+    assert _model_tables(env) == narrowed
+
+
+def test_a_changed_reference_table_rebuilds_the_whole_year(
+    runs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the reference tables change (a school may now count in another LA), a run
+    narrowed to one LA rebuilds every LA instead of keeping rows computed the old way."""
+    env = _copy_of(runs["serial"], tmp_path / "copy", monkeypatch)
+    with duckdb.connect(str(env.warehouse)) as conn:
+        conn.execute("UPDATE ref.partnership_groups SET group_name = group_name || ' (renamed)' "
+                     "WHERE la_code = '805'")
+    _mark_one_row_per_la(env)
+    success, steps = _narrowed_year(["857"])
+    assert success
+    assert f"{GRAPH_NAME}.build_la_shard[las_1_of_1]" in steps  # one shard of both LAs
+    assert _marked(env) == set()  # 805's rows rebuilt too, although only 857 was asked for

@@ -66,7 +66,7 @@ def _table_type(conn: duckdb.DuckDBPyConnection, table: str) -> str | None:
 def _build_and_assemble(models_dir: Path, warehouse: Path) -> list[Path]:
     models = ordered(load_models(models_dir))
     assert [m.materialized for m in models] == ["table", "view", "table"]
-    paths = [build_shard(warehouse, models, YEAR, la).path for la in ("100", "200")]
+    paths = [build_shard(warehouse, models, YEAR, [la]).path for la in ("100", "200")]
     with duckdb.connect(str(warehouse)) as conn:
         rows = assemble(conn, models, YEAR, paths)
     assert rows == {"staging.stg_answers": 3, "marts.fct_school_totals": 2}

@@ -135,12 +135,14 @@ def affected_years(units: Iterable[tuple[int, str]]) -> list[str]:
 
 def yearly_run_config(local_authorities: Sequence[str] = (),
                       parallel_shards: int = 1) -> dict[str, object]:
-    """Run config for a yearly run: rebuild only these LAs' shards (others reused; none
-    given: every LA), building up to `parallel_shards` at once in separate processes."""
-    config: dict[str, object] = {}
+    """Run config for a yearly run: rebuild only these LAs' rows (every other LA's kept;
+    none given: every LA), the LAs split into `parallel_shards` shards built at once in
+    separate processes (1: one shard, in the run's process)."""
+    plan: dict[str, object] = {"shards": max(1, parallel_shards)}
     if local_authorities:
-        config["ops"] = {GRAPH_NAME: {"ops": {PLAN_OP: {"config": {
-            "local_authorities": sorted(local_authorities)}}}}}
+        plan["local_authorities"] = sorted(local_authorities)
+    config: dict[str, object] = {
+        "ops": {GRAPH_NAME: {"ops": {PLAN_OP: {"config": plan}}}}}
     # Always explicit: a request's run config replaces the job's default, it is not merged.
     config["execution"] = (multiprocess_execution(parallel_shards) if parallel_shards > 1
                            else IN_PROCESS["execution"])
@@ -399,7 +401,7 @@ def models_then_publish_sensor(
                     partition_key=key,
                     run_key=f"{run.run_id}:{key}",
                     tags=batch_tags,
-                    # A resubmission rebuilds only its LAs' shards; the rest are reused.
+                    # A resubmission rebuilds only its LAs' rows; the rest are kept.
                     run_config=yearly_run_config(las, settings.parallel_shards),
                 )
             )
