@@ -315,16 +315,18 @@ def create_year_table(
     return int(rows[0][0]) if rows else 0
 
 
-def _changed_schools_sql(table: str, select: str, columns: str) -> str:
-    """The schools (by `urn`) of one year whose rows differ between `table` and `select`:
-    their row counts or the sums of their rows' hashes differ (columns in table order)."""
-    def per_school(source: str) -> str:
+def _changed_schools_sql(table: str, select: str, columns: str, within: str = "TRUE") -> str:
+    """The schools (by `urn`) of one year whose rows differ between `table` (only its rows
+    `within`) and `select`: their row counts or the sums of their rows' hashes differ
+    (columns in table order)."""
+    def per_school(source: str, where: str = "TRUE") -> str:
         return (f"SELECT urn, count(*) AS n, sum(hash(r)) AS h FROM (SELECT {columns} "
-                f"FROM {source} WHERE academic_year = $imf_academic_year) AS r GROUP BY urn")
+                f"FROM {source} WHERE academic_year = $imf_academic_year AND {where}) AS r "
+                "GROUP BY urn")
     return f"""
 CREATE OR REPLACE TEMP TABLE imf_changed_schools AS
 WITH new AS ({per_school(f"({chr(10)}{select}{chr(10)})")}),
-old AS ({per_school(table)})
+old AS ({per_school(table, within)})
 SELECT coalesce(new.urn, old.urn) AS urn
 FROM new FULL OUTER JOIN old ON new.urn IS NOT DISTINCT FROM old.urn
 WHERE new.n IS DISTINCT FROM old.n OR new.h IS DISTINCT FROM old.h
@@ -336,7 +338,8 @@ _IS_CHANGED = ("(urn IN (SELECT urn FROM imf_changed_schools) OR (urn IS NULL AN
 
 
 def replace_changed_schools(
-    conn: duckdb.DuckDBPyConnection, table: str, select: str, academic_year: str, path: Path
+    conn: duckdb.DuckDBPyConnection, table: str, select: str, academic_year: str, path: Path,
+    within: str | None = None,
 ) -> tuple[int, int]:
     """Like `replace_year`, but rewrite only the schools whose rows for the year changed.
 
@@ -347,16 +350,23 @@ def replace_changed_schools(
     Falls back to `replace_year` when the table is new, has no `urn` column, or its shape
     differs. Returns (the year's row count, the number of schools rewritten; -1 when the
     whole year was). No transaction of its own: callers wrap it.
+
+    With `within` (a condition on the table's rows, e.g. the schools of some LAs), only
+    the year's rows it holds are replaced by `select`'s and every other row stays; the
+    table must then exist with `select`'s columns and a `urn` (ValueError otherwise).
     """
     year = normalise_year(academic_year)
     schema, name = table.split(".", 1)
     wanted = relation_shape(conn, f"SELECT * FROM (\n{select}\n)")
     if (not table_exists(conn, schema, name) or relation_shape(conn, table) != wanted
             or "urn" not in {column for column, _ in wanted}):
+        if within is not None:
+            raise ValueError(f"{table}: only some rows can be replaced when the table has "
+                             "the SELECT's columns and a urn")
         return replace_year(conn, table, select, year, path), -1
     columns = ", ".join(f'"{column}"' for column, _ in wanted)
     params = {"imf_academic_year": year}
-    conn.execute(_changed_schools_sql(table, select, columns), params)
+    conn.execute(_changed_schools_sql(table, select, columns, within or "TRUE"), params)
     changed = (first_row(conn, "SELECT count(*) FROM imf_changed_schools") or (0,))[0]
     if changed:
         conn.execute(f"DELETE FROM {table} WHERE academic_year = $imf_academic_year "

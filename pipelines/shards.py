@@ -452,23 +452,28 @@ def _replace_local_authorities(conn: duckdb.DuckDBPyConnection, model: Model,
                                replacing: Sequence[str]) -> int:
     """Replace the year's rows of the LAs in `replacing` with `select`'s (None: no shard,
     those rows are only removed); every other row stays. Rows are the LAs' by school
-    (`urn`) where the table has one, else by `la_code`. Returns the year's row count."""
+    (`urn`) where the table has one, and then only the schools whose rows changed are
+    rewritten (`replace_changed_schools`), else by `la_code`. Returns the year's row
+    count."""
     columns = {c for c, _ in relation_shape(conn, model.table)}
+    if select is not None and relation_shape(conn, f"SELECT * FROM ({select})") != \
+            relation_shape(conn, model.table):
+        raise ShardError(f"{model.table}: the shards' columns differ from the warehouse's; "
+                         "rebuild the whole year")
     params: dict[str, object] = {"y": year}
     if "urn" in columns:
         mine = "urn IN (SELECT urn FROM imf_replaced_schools)"
+        if select is not None:
+            return replace_changed_schools(conn, model.table, select, year, model.path,
+                                           within=mine)[0]
     elif "la_code" in columns:
         mine, params["las"] = "list_contains($las, la_code)", list(replacing)
     else:
         raise ShardError(f"{model.table} has neither urn nor la_code: a run can only rebuild "
                          "its whole year, not some local authorities' rows")
-    if select is not None and sorted(relation_shape(conn, f"SELECT * FROM ({select})")) != sorted(
-            relation_shape(conn, model.table)):
-        raise ShardError(f"{model.table}: the shards' columns differ from the warehouse's; "
-                         "rebuild the whole year")
     conn.execute(f"DELETE FROM {model.table} WHERE academic_year = $y AND {mine}", params)
     if select is not None:
-        conn.execute(f"INSERT INTO {model.table} BY NAME SELECT * FROM ({select}) "
+        conn.execute(f"INSERT INTO {model.table} SELECT * FROM ({select}) "
                      "WHERE academic_year = $y", {"y": year})
     row = conn.execute(f"SELECT count(*) FROM {model.table} WHERE academic_year = $y",
                        {"y": year}).fetchone()

@@ -116,14 +116,18 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
             context.instance.add_dynamic_partitions(LOCAL_AUTHORITY,
                                                     sorted(set(weights) - known))
         asked = sorted(set(config.local_authorities))
-        narrowed = bool(asked) and can_replace_local_authorities(path, chosen, year)
+        # Asked for every LA with data (one LA's own deployment), the whole year is the
+        # same rows, assembled without narrowing each table to those LAs' schools.
+        every = set(weights) <= set(asked)
+        narrowed = bool(asked) and not every and can_replace_local_authorities(
+            path, chosen, year)
         scope = Scope(whole_year=not narrowed, replacing=tuple(asked) if narrowed else ())
         rebuilt = [la for la in weights if not narrowed or la in asked]
         batches = split(rebuilt, weights, config.shards)
         for index, las in enumerate(batches, start=1):
             yield dg.DynamicOutput(las, output_name="rebuild",
                                    mapping_key=shard_name(las, index, len(batches)))
-        if asked and not narrowed:
+        if asked and not narrowed and not every:
             context.log.info(f"{year}: rebuilding the whole year, not only "
                              f"{', '.join(asked)}: the models or reference tables changed "
                              "since it was assembled (or it never was)")

@@ -80,3 +80,31 @@ def test_same_table_as_replacing_the_whole_year(old: list[Row], new: list[Row]) 
         if sorted((r for r in old if r[0] == urn and r[1] == "2024/25"), key=repr)
         != sorted((r for r in new if r[0] == urn and r[1] == "2024/25"), key=repr)}
     assert changed == len(schools_differing)
+
+
+def test_within_replaces_only_those_rows_and_keeps_the_rest() -> None:
+    """Some LAs' schools (1 and 3 here) replaced by their new rows; school 2, outside
+    them, is kept although the new rows do not hold it."""
+    old = [(1, "2024/25", 10),   # in scope: changes
+           (2, "2024/25", 20),   # outside: kept
+           (3, "2024/25", 30)]   # in scope: gone from the new rows
+    new = [(1, "2024/25", 11),
+           (4, "2024/25", 40)]   # in scope: new (the new rows' schools are in scope)
+    conn = _tables(old, new)
+    kept = "SELECT rowid, * FROM t WHERE urn = 2"
+    before = conn.execute(kept).fetchall()
+    rows, changed = replace_changed_schools(conn, "main.t", "SELECT * FROM src", "2024/25",
+                                            MODEL, within="urn IN (1, 3, 4)")
+    assert (rows, changed) == (3, 3)
+    assert conn.execute(ORDER).fetchall() == [
+        (1, "2024/25", 11), (2, "2024/25", 20), (4, "2024/25", 40)]
+    assert conn.execute(kept).fetchall() == before
+    # Without a urn the rows cannot be told apart: refused rather than the year replaced.
+    conn.execute("CREATE TABLE nourn AS SELECT academic_year, value FROM src")
+    try:
+        replace_changed_schools(conn, "main.nourn", "SELECT academic_year, value FROM src",
+                                "2024/25", MODEL, within="TRUE")
+    except ValueError as error:
+        assert "urn" in str(error)
+    else:
+        raise AssertionError("replaced a table without urn within some rows")
