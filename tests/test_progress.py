@@ -1,5 +1,6 @@
 """`imf run`'s progress lines, from a real Dagster run: slow steps listed, the mapped
-(per local authority) steps counted in batches, the count completed before what follows."""
+(per shard of local authorities) steps counted in batches, the count completed before
+what follows."""
 
 from __future__ import annotations
 
@@ -39,14 +40,16 @@ def _lines(capsys: pytest.CaptureFixture[str], **config: float) -> list[str]:
 def test_every_step_listed_and_mapped_steps_counted(capsys: pytest.CaptureFixture[str]) -> None:
     lines = _lines(capsys, min_seconds=0, every=2)
     assert lines[0].startswith("  ✓ plan (")
-    assert lines[1:] == ["  · 2 local authorities built", "  · 3 local authorities built",
+    assert lines[1:] == ["  · 2 shards of local authorities built",
+                         "  · 3 shards of local authorities built",
                          lines[3]]
     assert lines[3].startswith("  ✓ assemble (")
 
 
 def test_fast_steps_are_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _lines(capsys, min_seconds=60, every=25) == ["  · 3 local authorities built"]
+    assert _lines(capsys, min_seconds=60, every=25) == [
+        "  · 3 shards of local authorities built"]
 
 
 def test_one_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
-    assert _lines(capsys, min_seconds=60, every=1)[0] == "  · 1 local authority built"
+    assert _lines(capsys, min_seconds=60, every=1)[0] == "  · 1 shard of local authorities built"

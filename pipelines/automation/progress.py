@@ -1,5 +1,6 @@
 """Progress on the command line while `imf run` works: a Dagster logger that prints a line
-when a slow step finishes and a running count of the local-authority steps, so a national
+when a slow step finishes and a running count of the shard steps (each a set of local
+authorities), so a national
 run (ten minutes and more) is never silent for minutes.
 
 `imf run` turns it on through run config, with Dagster's console log quietened; runs
@@ -31,8 +32,8 @@ class _StepProgress(logging.Handler):
 
     def _tell_mapped(self) -> None:
         if self.mapped != self.mapped_told:
-            noun = "authority" if self.mapped == 1 else "authorities"
-            self._say(f"  · {self.mapped} local {noun} built")
+            noun = "shard" if self.mapped == 1 else "shards"
+            self._say(f"  · {self.mapped} {noun} of local authorities built")
             self.mapped_told = self.mapped
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -40,7 +41,7 @@ class _StepProgress(logging.Handler):
         event = meta.get("dagster_event")
         if event is None or not event.is_step_success or event.step_key is None:
             return
-        if "[" in event.step_key:  # a mapped step, one of many (one per LA): counted
+        if "[" in event.step_key:  # a mapped step, one of many (one per shard): counted
             self.mapped += 1
             if self.mapped % self.every == 0:
                 self._tell_mapped()
@@ -56,9 +57,9 @@ class _StepProgress(logging.Handler):
         "min_seconds": dg.Field(float, default_value=5.0,
                                 description="List steps that took at least this long."),
         "every": dg.Field(int, default_value=25,
-                          description="Report the local-authority steps in batches of this."),
+                          description="Report the shard steps in batches of this."),
     },
-    description="One line per slow step, and a count of local-authority steps, on stdout.",
+    description="One line per slow step, and a count of shard steps, on stdout.",
 )
 def step_progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     # A fresh logger per run (not registered with logging): each run counts its own steps.
