@@ -1080,9 +1080,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             "A new outcomes file (one school, one year, one pupil's suspensions +1, later "
             "mtime) lands after a full run; re-run = ingest + that year's `yearly_models` "
-            "partition, rebuilding only the school's LA's shard + publish (the path the "
-            "landing sensor would launch; finding the LA, the sensor's work, is timed "
-            "apart: `scoping_s` in results.json), in a new process as a "
+            "partition, rebuilding only the school's LA (the others' rows kept), then "
+            "publish (the path the landing sensor would launch; finding the LA, the "
+            "sensor's work, is timed apart: `scoping_s` in results.json), in a new process as a "
             "launched run would be, so imports (Great Expectations: ~8 s) are paid again "
             "as in the full run; loading the definitions is excluded from both.",
             "",

@@ -116,7 +116,7 @@ def run_year_in_parallel(
     instance: dg.DagsterInstance, academic_year: str, max_concurrent: int = 2,
     tags: dict[str, str] | None = None,
 ) -> dg.ExecutionResult:
-    """One year's models with each LA's shard in its own process (at most `max_concurrent`).
+    """One year's models, the LAs split into `max_concurrent` shards, each in its own process.
 
     Not for use while this process holds the warehouse writer lock (as `imf run` does):
     the assembly step, in another process, must take it.

@@ -381,7 +381,7 @@ def models_then_publish_sensor(
                 years = affected_years(units)
                 scoped = local_authorities_of(settings.warehouse_path, units, _LOCK_WAIT_S)
             except duckdb.CatalogException as error:  # no register loaded: rebuild every LA
-                context.log.warning(f"Rebuilding every LA's shard: {error}")
+                context.log.warning(f"Rebuilding every LA: {error}")
             except (WarehouseBusy, duckdb.IOException):
                 messages.append("A run is writing the warehouse; will look again shortly.")
                 break  # cursor stays before this run: it is handled next tick
