@@ -46,6 +46,7 @@ from pipelines.models import (
     relation_shape,
     replace_changed_schools,
 )
+from pipelines.resources.warehouse import table_exists
 
 # The LA each register school's data count under in one year, keyed by every URN that maps
 # to it (a predecessor's URN counts where its successor does). The LA of the partnership
@@ -92,9 +93,9 @@ class Shard:
 
 @dataclass(frozen=True)
 class Scope:
-    """What a yearly run's assembly replaces: the whole year, or only these LAs' rows."""
-    whole_year: bool
-    replacing: tuple[str, ...] = ()
+    """What a yearly run's assembly replaces: only these LAs' rows, or (None) the whole
+    year."""
+    replacing: tuple[str, ...] | None = None
 
 
 def shard_dir(warehouse: Path, academic_year: str) -> Path:
@@ -239,11 +240,7 @@ def assembled_with(conn: duckdb.DuckDBPyConnection, academic_year: str,
     """The inputs fingerprint the year was last assembled with (None: never, or unknown)."""
     prefix = f"{catalog}." if catalog else ""
     schema, name = ASSEMBLIES.split(".")
-    found = conn.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? "
-        "AND database_name = coalesce(?, current_database())", [schema, name, catalog],
-    ).fetchone()
-    if not found or not found[0]:
+    if not table_exists(conn, schema, name, catalog):
         return None
     row = conn.execute(f"SELECT inputs_fingerprint FROM {prefix}{ASSEMBLIES} "
                        "WHERE academic_year = ?", [normalise_year(academic_year)]).fetchone()
@@ -260,10 +257,8 @@ def can_replace_local_authorities(warehouse: Path, models: Sequence[Model],
         recorded = assembled_with(conn, academic_year, "wh")
         if recorded is None or recorded != inputs_fingerprint(conn, models, "wh"):
             return False
-        present = {str(r[0]) for r in conn.execute(
-            "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-            "WHERE database_name = 'wh'").fetchall()}
-    return all(m.table in present for m in models if not m.is_view)
+        tables = [m.table.split(".", 1) for m in models if not m.is_view]
+        return all(table_exists(conn, schema, name, "wh") for schema, name in tables)
 
 
 def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
@@ -391,7 +386,7 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
     refused (see `_SCHOOL_LA`). A view model is (re)defined on the warehouse's tables and
     has no row count in the result. Records the inputs the year was assembled with.
     """
-    scope = scope or Scope(whole_year=True)
+    scope = scope or Scope()
     year = normalise_year(academic_year)
     aliases = [f"shard_{i}" for i in range(len(shards))]
     # As in build_shard: insert in parallel (measured at national scale: the largest
@@ -404,7 +399,7 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
         conn.execute("BEGIN TRANSACTION")
         try:
             rows = {}
-            if not scope.whole_year:
+            if scope.replacing is not None:
                 _replaced_schools(conn, models, aliases, year, scope.replacing)
             for model in models:
                 if model.is_view:
@@ -415,7 +410,7 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
                         f"SELECT * FROM {alias}.{model.table}" for alias in aliases)
                 else:  # no data this year: the year is emptied, the table keeps its shape
                     select = model.select
-                if scope.whole_year:
+                if scope.replacing is None:
                     rows[model.table], _ = replace_changed_schools(conn, model.table, select,
                                                                    year, model.path)
                 else:
@@ -455,18 +450,22 @@ def _replace_local_authorities(conn: duckdb.DuckDBPyConnection, model: Model,
     (`urn`) where the table has one, and then only the schools whose rows changed are
     rewritten (`replace_changed_schools`), else by `la_code`. Returns the year's row
     count."""
-    columns = {c for c, _ in relation_shape(conn, model.table)}
-    if select is not None and relation_shape(conn, f"SELECT * FROM ({select})") != \
-            relation_shape(conn, model.table):
-        raise ShardError(f"{model.table}: the shards' columns differ from the warehouse's; "
-                         "rebuild the whole year")
+    shape = relation_shape(conn, model.table)
+    columns = {c for c, _ in shape}
+    changed_shape = f"{model.table}: the shards' columns differ from the warehouse's; " \
+        "rebuild the whole year"
     params: dict[str, object] = {"y": year}
     if "urn" in columns:
         mine = "urn IN (SELECT urn FROM imf_replaced_schools)"
         if select is not None:
-            return replace_changed_schools(conn, model.table, select, year, model.path,
-                                           within=mine)[0]
+            try:  # it compares the shapes itself
+                return replace_changed_schools(conn, model.table, select, year, model.path,
+                                               within=mine)[0]
+            except ValueError as error:
+                raise ShardError(changed_shape) from error
     elif "la_code" in columns:
+        if select is not None and relation_shape(conn, f"SELECT * FROM ({select})") != shape:
+            raise ShardError(changed_shape)
         mine, params["las"] = "list_contains($las, la_code)", list(replacing)
     else:
         raise ShardError(f"{model.table} has neither urn nor la_code: a run can only rebuild "

@@ -121,7 +121,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         every = set(weights) <= set(asked)
         narrowed = bool(asked) and not every and can_replace_local_authorities(
             path, chosen, year)
-        scope = Scope(whole_year=not narrowed, replacing=tuple(asked) if narrowed else ())
+        scope = Scope(replacing=tuple(asked) if narrowed else None)
         rebuilt = [la for la in weights if not narrowed or la in asked]
         batches = split(rebuilt, weights, config.shards)
         for index, las in enumerate(batches, start=1):
@@ -191,7 +191,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
                     "dagster/column_schema": schemas[model.table],
                     "academic_year": year,
                     "local_authorities_rebuilt": las or "none",
-                    "replaced": "the whole year" if scope.whole_year
+                    "replaced": "the whole year" if scope.replacing is None
                     else ", ".join(scope.replacing),
                 },
             )

@@ -147,19 +147,22 @@ def first_row(conn: duckdb.DuckDBPyConnection, sql: str,
     return rows[0] if rows else None
 
 
-def relation_type(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> str | None:
-    """'BASE TABLE' or 'VIEW' if `schema.name` exists in the connection's own database
-    (not an attached one), else None."""
+def relation_type(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
+                  catalog: str | None = None) -> str | None:
+    """'BASE TABLE' or 'VIEW' if `schema.name` exists in the connection's own database (or
+    in the attached database `catalog`), else None."""
     row = first_row(
         conn,
         "SELECT table_type FROM information_schema.tables "
-        "WHERE table_catalog = current_database() AND table_schema = ? AND table_name = ?",
-        [schema, name],
+        "WHERE table_catalog = coalesce(?, current_database()) AND table_schema = ? "
+        "AND table_name = ?",
+        [catalog, schema, name],
     )
     return str(row[0]) if row else None
 
 
-def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    """Whether `schema.name` (a table or view) exists in the connection's own database (a
-    first run reads tables no run has made yet)."""
-    return relation_type(conn, schema, name) is not None
+def table_exists(conn: duckdb.DuckDBPyConnection, schema: str, name: str,
+                 catalog: str | None = None) -> bool:
+    """Whether `schema.name` (a table or view) exists in the connection's own database, or
+    in the attached `catalog` (a first run reads tables no run has made yet)."""
+    return relation_type(conn, schema, name, catalog) is not None
