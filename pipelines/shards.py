@@ -32,7 +32,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +77,16 @@ LEFT JOIN wh.ref.schools AS s ON s.urn = u.current_urn
 """
 
 _SAFE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+# Told after each model table is built or assembled: (table, rows, seconds). A national
+# shard builds for a minute and its assembly takes half that; this is how a person
+# watching (the UI's log, `imf run`) sees it move and where its time goes.
+TableDone = Callable[[str, int, float], None]
+
+
+def _ignore(table: str, rows: int, seconds: float) -> None:
+    pass
 
 
 class ShardError(RuntimeError):
@@ -291,9 +301,9 @@ def _scope_view(conn: duckdb.DuckDBPyConnection, table: str, year: str) -> str:
 
 def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str,
                 la_codes: Sequence[str], *, name: str | None = None, memory_limit: str = "4GB",
-                threads: int = 1) -> Shard:
+                threads: int = 1, on_table: TableDone = _ignore) -> Shard:
     """Run `models` for these LAs and year into the shard's file (replaced atomically),
-    named `name` (default: `shard_name(la_codes)`)."""
+    named `name` (default: `shard_name(la_codes)`); `on_table` is told each table built."""
     started = time.perf_counter()
     year = normalise_year(academic_year)
     la_codes = tuple(sorted(la_codes))
@@ -326,8 +336,10 @@ def build_shard(warehouse: Path, models: Sequence[Model], academic_year: str,
             if model.is_view:  # read by the models after it; not kept in the shard
                 create_view(conn, model)
                 continue
+            table_started = time.perf_counter()
             rows[model.table] = create_year_table(conn, model.table, model.select, year,
                                                   model.path)
+            on_table(model.table, rows[model.table], time.perf_counter() - table_started)
         conn.execute("COMMIT")
         # The views name the warehouse, which the shard does not carry with it.
         for table in [*(m.table for m in reversed(models) if m.is_view), *views]:
@@ -375,7 +387,8 @@ def remove_shards(warehouse: Path, academic_year: str) -> list[Path]:
 
 
 def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_year: str,
-             shards: Sequence[Path], scope: Scope | None = None) -> dict[str, int]:
+             shards: Sequence[Path], scope: Scope | None = None,
+             on_table: TableDone = _ignore) -> dict[str, int]:
     """Put the shards' rows for the year into the warehouse, in one transaction.
 
     `conn` is a warehouse write connection with no open transaction. With the whole year
@@ -385,6 +398,7 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
     LA's rows stay (see `_replace_local_authorities`). A school-year in two shards is
     refused (see `_SCHOOL_LA`). A view model is (re)defined on the warehouse's tables and
     has no row count in the result. Records the inputs the year was assembled with.
+    `on_table` is told each table put in place (before the transaction commits).
     """
     scope = scope or Scope()
     year = normalise_year(academic_year)
@@ -410,12 +424,14 @@ def assemble(conn: duckdb.DuckDBPyConnection, models: Sequence[Model], academic_
                         f"SELECT * FROM {alias}.{model.table}" for alias in aliases)
                 else:  # no data this year: the year is emptied, the table keeps its shape
                     select = model.select
+                table_started = time.perf_counter()
                 if scope.replacing is None:
                     rows[model.table], _ = replace_changed_schools(conn, model.table, select,
                                                                    year, model.path)
                 else:
                     rows[model.table] = _replace_local_authorities(
                         conn, model, select if aliases else None, year, scope.replacing)
+                on_table(model.table, rows[model.table], time.perf_counter() - table_started)
             _record_assembly(conn, models, year)
             conn.execute("COMMIT")
         except BaseException:

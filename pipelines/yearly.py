@@ -35,12 +35,14 @@ from pipelines.automation.partitions import (
     academic_year_partitions,
     la_shard_partitions,
 )
+from pipelines.automation.progress import TableLine
 from pipelines.models import Model, column_schema, load_models, normalise_year, ordered
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import MODELS_DIR
 from pipelines.shards import (
     Scope,
     Shard,
+    TableDone,
     assemble,
     build_shard,
     can_replace_local_authorities,
@@ -83,6 +85,16 @@ def _external_inputs(models: Sequence[Model]) -> dict[str, dg.AssetKey]:
 def _selected(context: dg.OpExecutionContext, models: Sequence[Model]) -> list[Model]:
     keys = context.selected_asset_keys
     return [m for m in models if m.key in keys]
+
+
+def _log_table(context: dg.OpExecutionContext, verb: str) -> TableDone:
+    """Log each model table as it is done: the UI's log and `imf run` show a long shard
+    step moving (`pipelines.automation.progress` reads these lines back)."""
+
+    def log(table: str, rows: int, seconds: float) -> None:
+        context.log.info(str(TableLine(verb, table, rows, seconds)))
+
+    return log
 
 
 def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
@@ -147,7 +159,8 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         year = normalise_year(context.partition_key)
         shard = build_shard(Path(warehouse.path), _selected(context, models), year,
                             la_codes, name=context.get_mapping_key(),
-                            memory_limit=warehouse.memory_limit, threads=warehouse.threads)
+                            memory_limit=warehouse.memory_limit, threads=warehouse.threads,
+                            on_table=_log_table(context, "built"))
         context.log.info(f"{len(la_codes)} LA(s) ({', '.join(la_codes[:10])}"
                          f"{'…' if len(la_codes) > 10 else ''}): "
                          f"{sum(shard.rows.values()):,} rows in {shard.seconds:.1f} s")
@@ -178,7 +191,8 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         chosen = _selected(context, models)
         done = sorted(built, key=lambda s: s.la_codes)
         with warehouse.connect() as conn:
-            rows = assemble(conn, chosen, year, [s.path for s in done], scope)
+            rows = assemble(conn, chosen, year, [s.path for s in done], scope,
+                            on_table=_log_table(context, "assembled"))
             schemas = {m.table: column_schema(conn, m.table) for m in chosen}
         las = ", ".join(la for s in done for la in s.la_codes)
         for model in chosen:

@@ -61,6 +61,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 (entry.step_key, entry.dagster_event.event_type_value, entry.timestamp,
                  entry.dagster_event.pid)
                 for entry in instance.all_logs(result.run_id) if entry.dagster_event]
+            out["parallel_messages"] = [
+                (entry.step_key, entry.user_message)
+                for entry in instance.all_logs(result.run_id) if not entry.dagster_event]
             assert defs.resolve_job_def(PUBLISH_JOB).execute_in_process(
                 instance=instance, tags=RUN_TAGS).success
         out["parallel"] = parallel
@@ -98,6 +101,31 @@ def test_each_local_authority_is_built_in_its_own_process_at_the_same_time(
     # by side. (Their SQL takes under a second here, less than a worker's start-up, so
     # the work itself need not overlap; at national scale it is most of the time.)
     assert max(first["launched"], second["launched"]) < min(first["end"], second["end"])
+
+
+def test_each_table_built_and_assembled_is_logged_with_its_rows(runs: dict[str, Any]) -> None:
+    from pipelines.automation.progress import TableLine
+    from pipelines.yearly import yearly_models
+
+    tables = sorted(m.table for m in yearly_models() if not m.is_view)
+    told = [(key or "", line) for key, message in runs["parallel_messages"]
+            if (line := TableLine.parse(message)) is not None]
+    built = {la: {line.table: line.rows for key, line in told
+                  if key.endswith(f"build_la_shard[la_{la}]") and line.verb == "built"}
+             for la in LAS}
+    assembled = {line.table: line.rows for key, line in told
+                 if key.endswith("assemble_year") and line.verb == "assembled"}
+    assert len(told) == len(tables) * (len(LAS) + 1)  # each table once per step
+    assert sorted(assembled) == tables
+    assert all(sorted(built[la]) == tables for la in LAS)
+    with duckdb.connect(str(runs["parallel"].warehouse), read_only=True) as conn:
+        for table in tables:
+            # The assembly is the shards' union, and the warehouse holds what it logged.
+            assert assembled[table] == sum(built[la][table] for la in LAS), table
+            (rows,) = conn.execute(f"SELECT count(*) FROM {table} WHERE academic_year = ?",
+                                   [YEAR]).fetchone() or (0,)
+            assert assembled[table] == rows, table
+    assert sum(assembled.values()) > 0
 
 
 def _ees_files(publish: Path) -> dict[str, bytes]:

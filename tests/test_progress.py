@@ -1,13 +1,13 @@
 """`imf run`'s progress lines, from a real Dagster run: slow steps listed, the mapped
 (per shard of local authorities) steps counted in batches, the count completed before
-what follows."""
+what follows, and the model tables that were slow to build or assemble."""
 
 from __future__ import annotations
 
 import dagster as dg
 import pytest
 
-from pipelines.automation.progress import LOGGERS, progress_run_config
+from pipelines.automation.progress import LOGGERS, TableLine, progress_run_config
 
 
 @dg.op(out=dg.DynamicOut(int))
@@ -22,7 +22,11 @@ def build_la_shard(code: int) -> int:
 
 
 @dg.op
-def assemble(codes: list[int]) -> int:
+def assemble(context, codes: list[int]) -> int:  # type: ignore[no-untyped-def]
+    # As the yearly job's assembly logs each table: one slow, one quick.
+    context.log.info(str(TableLine("assembled", "marts.fct_slow", 1234567, 61.25)))
+    context.log.info(str(TableLine("assembled", "marts.fct_quick", 12, 0.5)))
+    context.log.info("assembled marts.fct_slow, said otherwise: not a table line")
     return sum(codes)
 
 
@@ -42,13 +46,24 @@ def test_every_step_listed_and_mapped_steps_counted(capsys: pytest.CaptureFixtur
     assert lines[0].startswith("  ✓ plan (")
     assert lines[1:] == ["  · 2 shards of local authorities built",
                          "  · 3 shards of local authorities built",
-                         lines[3]]
-    assert lines[3].startswith("  ✓ assemble (")
+                         "    assembled marts.fct_slow: 1,234,567 rows in 61.2 s",
+                         "    assembled marts.fct_quick: 12 rows in 0.5 s",
+                         lines[5]]
+    assert lines[5].startswith("  ✓ assemble (")
 
 
-def test_fast_steps_are_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_fast_steps_and_tables_are_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert _lines(capsys, min_seconds=60, every=25) == [
-        "  · 3 shards of local authorities built"]
+        "  · 3 shards of local authorities built",
+        "    assembled marts.fct_slow: 1,234,567 rows in 61.2 s"]
+
+
+def test_a_table_line_reads_back_as_written() -> None:
+    line = TableLine("built", "indicators.ind_attendance_percent", 8315518, 17.06)
+    assert str(line) == "built indicators.ind_attendance_percent: 8,315,518 rows in 17.1 s"
+    assert TableLine.parse(str(line)) == line._replace(seconds=17.1)
+    assert TableLine.parse(f"{line} and more") is None
+    assert TableLine.parse("rebuilt marts.x: 1 rows in 1.0 s") is None
 
 
 def test_one_is_singular(capsys: pytest.CaptureFixture[str]) -> None:

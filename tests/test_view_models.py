@@ -88,6 +88,23 @@ def test_a_view_model_is_not_stored_in_shards_and_is_a_view_in_the_warehouse(
                             "ORDER BY ALL").fetchall() == [(1, 1), (1, 2), (2, 5)]
 
 
+def test_each_table_built_and_assembled_is_told_with_its_rows(tmp_path: Path) -> None:
+    """School 1 (LA 100) has 2 answers and 1 total, school 2 (LA 200) 1 and 1; the view
+    is not a table, so it is never told."""
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb")
+    models = ordered(load_models(_models(tmp_path / "models", MODELS)))
+    told: list[tuple[str, str, int]] = []
+    paths = [build_shard(warehouse, models, YEAR, [la],
+                         on_table=lambda table, rows, s, la=la: told.append((la, table, rows)))
+             .path for la in ("100", "200")]
+    with duckdb.connect(str(warehouse)) as conn:
+        assemble(conn, models, YEAR, paths,
+                 on_table=lambda table, rows, s: told.append(("all", table, rows)))
+    assert told == [("100", "staging.stg_answers", 2), ("100", "marts.fct_school_totals", 1),
+                    ("200", "staging.stg_answers", 1), ("200", "marts.fct_school_totals", 1),
+                    ("all", "staging.stg_answers", 3), ("all", "marts.fct_school_totals", 2)]
+
+
 def test_a_warehouse_that_stored_the_model_as_a_table_gets_the_view(tmp_path: Path) -> None:
     """A warehouse from before the model became a view holds it as a (stale) table."""
     warehouse = _warehouse(tmp_path / "warehouse.duckdb")

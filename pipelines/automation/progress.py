@@ -1,7 +1,7 @@
 """Progress on the command line while `imf run` works: a Dagster logger that prints a line
-when a slow step finishes and a running count of the shard steps (each a set of local
-authorities), so a national
-run (ten minutes and more) is never silent for minutes.
+when a slow step finishes, a running count of the shard steps (each a set of local
+authorities), and a line for each model table that took long to build or assemble, so a
+national run (minutes) is never silent for long.
 
 `imf run` turns it on through run config, with Dagster's console log quietened; runs
 started from the UI or by sensors do not configure it and log as Dagster always does.
@@ -10,11 +10,37 @@ started from the UI or by sensors do not configure it and log as Dagster always 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from typing import Any, NamedTuple
 
 import dagster as dg
 
 PROGRESS_LOGGER = "imf_progress"
+
+
+class TableLine(NamedTuple):
+    """A model table built (in a shard) or assembled (into the warehouse), as the yearly
+    job logs it and as this module reads it back off the log."""
+
+    verb: str
+    table: str
+    rows: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.table}: {self.rows:,} rows in {self.seconds:.1f} s"
+
+    @classmethod
+    def parse(cls, message: str) -> TableLine | None:
+        found = _TABLE_LINE.fullmatch(message)
+        if found is None:
+            return None
+        return cls(found["verb"], found["table"], int(found["rows"].replace(",", "")),
+                   float(found["seconds"]))
+
+
+_TABLE_LINE = re.compile(r"(?P<verb>built|assembled) (?P<table>[\w.]+): "
+                         r"(?P<rows>[\d,]+) rows in (?P<seconds>\d+\.\d) s")
 
 
 class _StepProgress(logging.Handler):
@@ -39,7 +65,13 @@ class _StepProgress(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         meta: dict[str, Any] = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
-        if event is None or not event.is_step_success or event.step_key is None:
+        if event is None:
+            table = TableLine.parse(str(meta.get("orig_message") or ""))
+            if table is not None and table.seconds >= self.min_seconds:
+                self._tell_mapped()
+                self._say(f"    {table}")
+            return
+        if not event.is_step_success or event.step_key is None:
             return
         if "[" in event.step_key:  # a mapped step, one of many (one per shard): counted
             self.mapped += 1
@@ -55,11 +87,13 @@ class _StepProgress(logging.Handler):
 @dg.logger(
     config_schema={
         "min_seconds": dg.Field(float, default_value=5.0,
-                                description="List steps that took at least this long."),
+                                description="List steps and model tables that took at "
+                                "least this long."),
         "every": dg.Field(int, default_value=25,
                           description="Report the shard steps in batches of this."),
     },
-    description="One line per slow step, and a count of shard steps, on stdout.",
+    description="One line per slow step or model table, and a count of shard steps, on "
+    "stdout.",
 )
 def step_progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
     # A fresh logger per run (not registered with logging): each run counts its own steps.
