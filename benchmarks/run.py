@@ -303,8 +303,11 @@ def resubmit_one_school(landing: Path) -> dict[str, Any]:
 
 def _events_by_run(instance: Any, run_ids: dict[str, str], job_of: dict[str, str],
                    defs: Any) -> list[dict[str, Any]]:
-    """Steps of each run from the event log: duration, stage, assets, contract seconds."""
+    """Steps of each run from the event log: duration, stage, assets, contract seconds;
+    and the model tables the yearly runs logged building and assembling."""
     import dagster as dg
+
+    from pipelines.automation.progress import TableLine
 
     graph = defs.resolve_asset_graph()
 
@@ -317,10 +320,14 @@ def _events_by_run(instance: Any, run_ids: dict[str, str], job_of: dict[str, str
     runs = []
     for label, run_id in run_ids.items():
         steps: dict[str, dict[str, Any]] = {}
+        tables: list[dict[str, Any]] = []
         run_start = run_end = None
         for entry in instance.all_logs(run_id):
             event = entry.dagster_event
             if event is None:
+                line = TableLine.parse(entry.user_message)
+                if line is not None:
+                    tables.append({"step": entry.step_key, **line._asdict()})
                 continue
             kind = event.event_type_value
             if kind == dg.DagsterEventType.RUN_START.value:
@@ -370,7 +377,7 @@ def _events_by_run(instance: Any, run_ids: dict[str, str], job_of: dict[str, str
             })
         runs.append({
             "label": label, "job": job, "run_id": run_id, "steps": out_steps,
-            "run_start": run_start, "run_end": run_end,
+            "tables": tables, "run_start": run_start, "run_end": run_end,
         })
     return runs
 
@@ -425,6 +432,8 @@ def _summarise(runs: list[dict[str, Any]], marks: list[tuple[str, float]],
     overhead = wall - sum(r["steps_s"] for r in per_run)
     all_steps = [s for run in runs for s in run["steps"]]
     slowest = sorted(all_steps, key=lambda s: s["seconds"], reverse=True)[:15]
+    tables = sorted((t for run in runs for t in run["tables"]),
+                    key=lambda t: t["seconds"], reverse=True)
     return {
         "total_s": wall,
         "stages_s": {k: v for k, v in stages.items() if v or k != "other"},
@@ -436,6 +445,7 @@ def _summarise(runs: list[dict[str, Any]], marks: list[tuple[str, float]],
             {k: s[k] for k in ("step", "stage", "seconds", "contract_s", "peak_rss")}
             for s in slowest
         ],
+        "slowest_tables": tables[:12],
         "stage_peak_rss": {k: v for k, v in stage_peak.items() if v},
         "peak_rss": sampler.peak(marks[0][1], marks[-1][1]),
     }
@@ -1161,6 +1171,12 @@ def render_markdown(results: dict[str, Any]) -> str:
         for step in first.get("slowest_steps", []):
             lines.append(f"| `{step['step']}` | {step['stage']} | {_s(step['seconds'], 2)} | "
                          f"{_s(step['contract_s'], 2)} | {_gib(step.get('peak_rss'))} |")
+        if first.get("slowest_tables"):
+            lines += ["", "Slowest model tables (built in a shard, then assembled into the "
+                      "warehouse; from the yearly runs' log):", "",
+                      "| table | built or assembled | rows | s |", "|---|---|---:|---:|"]
+            lines += [f"| `{t['table']}` | {t['verb']} | {t['rows']:,} | {_s(t['seconds'], 2)} |"
+                      for t in first["slowest_tables"]]
         if first.get("stage_peak_rss"):
             lines += ["", "Peak memory (whole process) while each stage's steps ran: "
                       + ", ".join(f"{k} {_gib(v)} GiB" for k, v in first["stage_peak_rss"].items())
