@@ -327,7 +327,7 @@ def _events_by_run(instance: Any, run_ids: dict[str, str], job_of: dict[str, str
             if event is None:
                 line = TableLine.parse(entry.user_message)
                 if line is not None:
-                    tables.append({"step": entry.step_key, **line._asdict()})
+                    tables.append({"run": label, "step": entry.step_key, **line._asdict()})
                 continue
             kind = event.event_type_value
             if kind == dg.DagsterEventType.RUN_START.value:
@@ -1174,9 +1174,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         if first.get("slowest_tables"):
             lines += ["", "Slowest model tables (built in a shard, then assembled into the "
                       "warehouse; from the yearly runs' log):", "",
-                      "| table | built or assembled | rows | s |", "|---|---|---:|---:|"]
-            lines += [f"| `{t['table']}` | {t['verb']} | {t['rows']:,} | {_s(t['seconds'], 2)} |"
-                      for t in first["slowest_tables"]]
+                      "| table | run | built or assembled | rows | s |",
+                      "|---|---|---|---:|---:|"]
+            lines += [f"| `{t['table']}` | {t.get('run', '–')} | {t['verb']} | {t['rows']:,} | "
+                      f"{_s(t['seconds'], 2)} |" for t in first["slowest_tables"]]
         if first.get("stage_peak_rss"):
             lines += ["", "Peak memory (whole process) while each stage's steps ran: "
                       + ", ".join(f"{k} {_gib(v)} GiB" for k, v in first["stage_peak_rss"].items())

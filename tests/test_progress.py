@@ -46,8 +46,8 @@ def test_every_step_listed_and_mapped_steps_counted(capsys: pytest.CaptureFixtur
     assert lines[0].startswith("  ✓ plan (")
     assert lines[1:] == ["  · 2 shards of local authorities built",
                          "  · 3 shards of local authorities built",
-                         "    assembled marts.fct_slow: 1,234,567 rows in 61.2 s",
-                         "    assembled marts.fct_quick: 12 rows in 0.5 s",
+                         "    assembled marts.fct_slow: 1,234,567 rows in 61.25 s",
+                         "    assembled marts.fct_quick: 12 rows in 0.50 s",
                          lines[5]]
     assert lines[5].startswith("  ✓ assemble (")
 
@@ -55,15 +55,15 @@ def test_every_step_listed_and_mapped_steps_counted(capsys: pytest.CaptureFixtur
 def test_fast_steps_and_tables_are_not_listed(capsys: pytest.CaptureFixture[str]) -> None:
     assert _lines(capsys, min_seconds=60, every=25) == [
         "  · 3 shards of local authorities built",
-        "    assembled marts.fct_slow: 1,234,567 rows in 61.2 s"]
+        "    assembled marts.fct_slow: 1,234,567 rows in 61.25 s"]
 
 
 def test_a_table_line_reads_back_as_written() -> None:
-    line = TableLine("built", "indicators.ind_attendance_percent", 8315518, 17.06)
-    assert str(line) == "built indicators.ind_attendance_percent: 8,315,518 rows in 17.1 s"
-    assert TableLine.parse(str(line)) == line._replace(seconds=17.1)
+    line = TableLine("built", "indicators.ind_attendance_percent", 8315518, 17.0649)
+    assert str(line) == "built indicators.ind_attendance_percent: 8,315,518 rows in 17.06 s"
+    assert TableLine.parse(str(line)) == line._replace(seconds=17.06)
     assert TableLine.parse(f"{line} and more") is None
-    assert TableLine.parse("rebuilt marts.x: 1 rows in 1.0 s") is None
+    assert TableLine.parse("rebuilt marts.x: 1 rows in 1.00 s") is None
 
 
 def test_one_is_singular(capsys: pytest.CaptureFixture[str]) -> None:

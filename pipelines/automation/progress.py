@@ -28,7 +28,7 @@ class TableLine(NamedTuple):
     seconds: float
 
     def __str__(self) -> str:
-        return f"{self.verb} {self.table}: {self.rows:,} rows in {self.seconds:.1f} s"
+        return f"{self.verb} {self.table}: {self.rows:,} rows in {self.seconds:.2f} s"
 
     @classmethod
     def parse(cls, message: str) -> TableLine | None:
@@ -40,7 +40,7 @@ class TableLine(NamedTuple):
 
 
 _TABLE_LINE = re.compile(r"(?P<verb>built|assembled) (?P<table>[\w.]+): "
-                         r"(?P<rows>[\d,]+) rows in (?P<seconds>\d+\.\d) s")
+                         r"(?P<rows>[\d,]+) rows in (?P<seconds>\d+\.\d\d) s")
 
 
 class _StepProgress(logging.Handler):
