@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -246,13 +247,14 @@ def academic_year(period: str) -> str:
     return f"{period[:4]}/{period[4:]}"
 
 
-def check_cell(value: object, where: str) -> str:
-    """A published cell must be a number or an EES symbol: never blank, never NULL."""
+def cell_problem(value: object) -> str | None:
+    """Why this cannot be published (None: it can). A published cell must be a number or
+    an EES symbol: never blank, never NULL."""
     if value is None or not isinstance(value, str) or not value.strip():
-        raise PublishInputError(f"blank or NULL cell in {where}")
+        return "blank or NULL cell"
     if value not in SYMBOLS and not NUMBER.match(value):
-        raise PublishInputError(f"cell {value!r} in {where} is neither a number nor a symbol")
-    return value
+        return f"cell {value!r} is neither a number nor a symbol"
+    return None
 
 
 def _fmt(value: float | None, dp: int) -> str:
@@ -287,6 +289,15 @@ def measures_for(kind: str) -> tuple[str, ...]:
     if kind == "weighted":
         return tuple(m for m in MEASURES if not m.startswith("ci_"))
     return MEASURES
+
+
+@cache
+def measure_columns(indicator_id: str, kind: str) -> tuple[tuple[int, str, str], ...]:
+    """(position in MEASURES, measure, EES column) of each measure an indicator of this
+    kind publishes. Asked once per published value and cell (a million times for a
+    national year), so worked out once per indicator."""
+    return tuple((MEASURES.index(m), m, column_name(indicator_id, m))
+                 for m in measures_for(kind))
 
 
 def _indicator_meta(indicator_id: str, kind: str, title: str) -> list[MetaRow]:
@@ -367,10 +378,13 @@ def outcome_table(
             places[pkey] = geo.place(level, la, gid)
         key = (*pkey, time_period(year), sen)
         row = cells.setdefault(key, {})
-        where = f"published_values {level}/{la}/{gid}/{year}/{sen}/{ind}"
-        for measure, value in zip(MEASURES, values, strict=True):
-            if measure in measures_for(kind):
-                row[column_name(ind, measure)] = check_cell(value, f"{where}/{measure}")
+        for position, measure, column in measure_columns(ind, kind):
+            value = values[position]
+            problem = cell_problem(value)
+            if problem:  # where it is, spelled out only for a bad cell
+                raise PublishInputError(f"{problem} in published_values "
+                                        f"{level}/{la}/{gid}/{year}/{sen}/{ind}/{measure}")
+            row[column] = value
     indicators = [i for i in order if i in kinds] + sorted(set(kinds) - set(order))
     names = titles(catalog)
     meta = [PARTNERSHIP_FILTER, SEN_FILTER]
@@ -383,8 +397,7 @@ def outcome_table(
         record |= places[(level, la, gid)].columns()
         record["sen_provision"] = sen
         for ind in indicators:
-            for measure in measures_for(kinds[ind]):
-                col = column_name(ind, measure)
+            for _, measure, col in measure_columns(ind, kinds[ind]):
                 if col not in row:
                     not_applicable = sen == NO_SEN and (ind in SEN_ONLY or measure == "gap_pp")
                     row[col] = "z" if not_applicable else "x"

@@ -175,6 +175,26 @@ def test_blank_or_null_cells_are_refused(
     conn.close()
 
 
+def test_a_cell_that_is_not_a_number_is_refused_naming_where_it_is(
+    tmp_path: Path, catalog: tuple[IndicatorMeta, ...]
+) -> None:
+    from pipelines.publish.ees import PublishInputError
+
+    db = build_warehouse(tmp_path / "wh.duckdb")
+    conn = duckdb.connect(str(db))
+    (level, la, gid, year, sen) = conn.execute(
+        "UPDATE indicators.published_values SET value = 'about 7' WHERE rowid = (SELECT "
+        "min(rowid) FROM indicators.published_values WHERE indicator_id = "
+        "'wellbeing_percent') RETURNING level, la_code, group_id, academic_year, "
+        "sen_breakdown").fetchone() or ()
+    with pytest.raises(PublishInputError) as refused:
+        publish_public(conn, tmp_path / "out", THRESHOLD, catalog)
+    conn.close()
+    assert str(refused.value) == (
+        "cell 'about 7' is neither a number nor a symbol in published_values "
+        f"{level}/{la}/{gid}/{year}/{sen}/wellbeing_percent/value")
+
+
 def test_publication_layout_and_determinism(
     tmp_path: Path, catalog: tuple[IndicatorMeta, ...]
 ) -> None:
