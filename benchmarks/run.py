@@ -1176,7 +1176,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                       "warehouse; from the yearly runs' log):", "",
                       "| table | run | built or assembled | rows | s |",
                       "|---|---|---|---:|---:|"]
-            lines += [f"| `{t['table']}` | {t.get('run', '–')} | {t['verb']} | {t['rows']:,} | "
+            lines += [f"| `{t['table']}` | {t.get('run', '-')} | {t['verb']} | {t['rows']:,} | "
                       f"{_s(t['seconds'], 2)} |" for t in first["slowest_tables"]]
         if first.get("stage_peak_rss"):
             lines += ["", "Peak memory (whole process) while each stage's steps ran: "

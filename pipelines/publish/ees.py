@@ -294,8 +294,8 @@ def measures_for(kind: str) -> tuple[str, ...]:
 @cache
 def measure_columns(indicator_id: str, kind: str) -> tuple[tuple[int, str, str], ...]:
     """(position in MEASURES, measure, EES column) of each measure an indicator of this
-    kind publishes. Asked once per published value and cell (a million times for a
-    national year), so worked out once per indicator."""
+    kind publishes: worked out once per indicator, not for every value and cell (a
+    national year's outcome table asked for a column name a million times)."""
     return tuple((MEASURES.index(m), m, column_name(indicator_id, m))
                  for m in measures_for(kind))
 
