@@ -472,7 +472,7 @@ def child_pipeline(args: argparse.Namespace) -> None:
     with RssSampler() as sampler, dg.DagsterInstance.get() as instance:
         if args.resubmit:
             # Its own process, as a sensor-launched run would be: nothing (Great
-            # Expectations above all, ~8 s to import) is warm from the full run.
+            # Expectations above all, 2-4 s to import) is warm from the full run.
             resubmission = resubmit_one_school(Path(os.environ["IMF_LANDING_DIR"]))
             year = resubmission["academic_year"]
             # The LAs whose shards hold the school, as the landing sensor finds them before
@@ -1093,8 +1093,10 @@ def render_markdown(results: dict[str, Any]) -> str:
             "partition, rebuilding only the school's LA (the others' rows kept), then "
             "publish (the path the landing sensor would launch; finding the LA, the "
             "sensor's work, is timed apart: `scoping_s` in results.json), in a new process as a "
-            "launched run would be, so imports (Great Expectations: ~8 s) are paid again "
-            "as in the full run; loading the definitions is excluded from both.",
+            "launched run would be, so imports (`import great_expectations`: "
+            f"{_s((results.get('overhead') or {}).get('import_gx_s'), 1)} s in a new process, "
+            "below) are paid again as in the full run; loading the definitions is excluded "
+            "from both.",
             "",
             "| scale | full s | incremental s | % of full | ingest | models | audit "
             "| publish | Dagster | new file current? |",
