@@ -15,8 +15,9 @@ copies every shard's rows: at national scale, 152 one-LA shards took 127 s to bu
 
 A resubmission rebuilds only the LAs it touches: their shard replaces exactly their rows
 in the warehouse, and every other LA's rows stay as they are (`assemble` with `replacing`),
-so no other shard is read or needs to be kept. The plan widens the LAs replaced to every
-LA a school has moved into or out of since the year was last assembled.
+so no other shard is read or needs to be kept. It may do so only while the models' SQL
+and the reference tables are those the year was assembled with (a changed membership can
+move a school to another LA); otherwise the plan rebuilds the whole year.
 
 A shard runs the very same SQL models (`run_model`) as a whole-warehouse run would. Its
 inputs are views onto the attached warehouse, narrowed to the schools whose figures count
