@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import ImfEnv
 from ingest.fixtures import ref_template, wh  # noqa: F401
-from ingest.support import URN, URN_2, csv_bytes, ingest, query, row, upn, write
+from ingest.support import URN, URN_2, contents, csv_bytes, ingest, query, row, upn, write
 
 import pipelines.ingest.pipeline as pipeline
 
@@ -41,31 +41,9 @@ FILES = [  # name, bytes, mtime
     ("f_binary.csv", bytes(range(256)) * 40, 1_780_000_000),
 ]
 
-# What the warehouse holds, without the times it was written (they differ between runs).
-TABLES = {
-    "raw": "SELECT l.file_name, r.* EXCLUDE (submission_id) FROM raw.outcomes r "
-           "JOIN audit.submission_log l USING (submission_id) ORDER BY ALL",
-    "quarantine": "SELECT l.file_name, q.row_number, q.column_name, q.rule "
-                  "FROM audit.quarantine q JOIN audit.submission_log l USING (submission_id) "
-                  "ORDER BY ALL",
-    "log": "SELECT file_name, status, refusal_kind, rows_read, rows_loaded, rows_quarantined, "
-           "submission_id FROM audit.submission_log ORDER BY ALL",
-    "units": "SELECT l.file_name, u.urn, u.academic_year, u.rows_loaded, u.is_current, "
-             "s.file_name FROM audit.submission_units u "
-             "JOIN audit.submission_log l USING (submission_id) "
-             "LEFT JOIN audit.submission_log s ON s.submission_id = u.superseded_by "
-             "ORDER BY ALL",
-    "seen": "SELECT file_name, submission_id FROM audit.landing_files ORDER BY ALL",
-}
-
-
 def _land(landing: Path, files: list[tuple[str, bytes, int]]) -> None:
     for name, data, mtime in files:
         write(landing, "outcomes", name, data, mtime=mtime)
-
-
-def _contents(warehouse: Path) -> dict[str, list[tuple]]:
-    return {name: query(warehouse, sql) for name, sql in TABLES.items()}
 
 
 def _working_folders(imf_env: ImfEnv) -> list[Path]:
@@ -84,7 +62,7 @@ def test_one_run_equals_each_file_on_its_own(
         ("e_chunks.csv", "loaded", None),
         ("f_binary.csv", "refused", "unreadable_file"),
     ]
-    together = _contents(wh)
+    together = contents(wh)
     assert [(r[0], r[1], r[2]) for r in together["units"]] == [
         ("a_first.csv", URN, "2025/26"), ("d_resubmit.csv", URN, "2025/26"),
         ("e_chunks.csv", URN_2, "2025/26")]
@@ -107,7 +85,7 @@ def test_one_run_equals_each_file_on_its_own(
         _land(imf_env.landing, [file])
         statuses = [f.status for f in ingest("outcomes", alone, chunk_rows=3).files]
         assert statuses.count("unchanged") == len(statuses) - 1  # only the new file is read
-    assert _contents(alone) == together
+    assert contents(alone) == together
 
 
 def test_new_files_are_read_ahead_and_known_files_not_read(

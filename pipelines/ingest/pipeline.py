@@ -23,11 +23,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipelines.ingest.checker import ChunkChecker
 from pipelines.ingest.contract_support import ReferenceBoundModel
 from pipelines.ingest.files import (
     FileChanged,
@@ -58,12 +60,18 @@ from pipelines.ingest.store import (
 )
 from pipelines.ingest.supersession import update_current
 from pipelines.ingest.tables import ensure_tables
-from pipelines.ingest.validate import ChunkResult, check_chunk, duplicate_rows
+from pipelines.ingest.validate import ChunkResult, check_chunk, check_chunks, duplicate_rows
 from pipelines.ingest.workdir import remove_stale, working_folder
 from pipelines.resources.warehouse import WarehouseBusy, writer_lock
 
 DEFAULT_CHUNK_ROWS = 500_000
+# Chunks smaller than this are checked together (checker.py): enough rows that Pandera's
+# fixed cost per call is small beside its cost per row, few enough that checking a bundle
+# still overlaps writing the one before.
+BUNDLE_ROWS = 50_000
+# Files read ahead: at least two, and while they are small as many as make up a bundle.
 READ_AHEAD_FILES = 2
+MAX_READ_AHEAD_FILES = 64
 _log = logging.getLogger(__name__)
 
 
@@ -117,10 +125,14 @@ class _Run:
     chunk_rows: int
     progress: Callable[[str], None]
     # The one thread that checks chunks (Polars, Pandera, the HMAC), in the order submitted.
-    checker: ThreadPoolExecutor
+    checker: ChunkChecker
 
     def label(self, file: LandingFile) -> str:
         return f"{self.spec.name}/{file.name}"
+
+    @property
+    def bundle_rows(self) -> int:
+        return min(self.chunk_rows, BUNDLE_ROWS)
 
 
 def ingest_files(
@@ -148,7 +160,11 @@ def ingest_files(
     summary = IngestSummary(spec.name, notes=notes)
     for note in notes:
         progress(note)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-check") as checker:
+    with ChunkChecker(
+        lambda chunk, duplicates: check_chunk(chunk, spec, contract, pseudonymiser, duplicates),
+        partial(check_chunks, spec=spec, contract=contract, pseudonymiser=pseudonymiser),
+        bundle_rows=min(chunk_rows, BUNDLE_ROWS),
+    ) as checker:
         run = _Run(spec, landing, conn, contract, pseudonymiser, workdir, chunk_rows, progress,
                    checker)
         # Files seen before (same name, size and mtime) are skipped without being read, so
@@ -156,7 +172,7 @@ def ingest_files(
         # another file's name known.
         seen = {id(f): known_file(conn, f) for f in files if f.regular}
         new = [f for f in files if f.regular and seen[id(f)] is None]
-        with _ReadAhead(run, new, READ_AHEAD_FILES) as ahead:
+        with _ReadAhead(run, new) as ahead:
             for file in files:
                 outcome = _ingest_file(run, file, seen.get(id(file)), ahead)
                 summary.files.append(outcome)
@@ -223,15 +239,18 @@ class _ReadAhead:
     written to DuckDB and committed. Only what does not touch the warehouse is done ahead;
     every decision (seen before? same bytes as a loaded file? refused?) and every write is
     still made by the caller's thread, file by file, in the same order and transactions as
-    without reading ahead, so the warehouse ends up the same. At most `READ_AHEAD_FILES`
-    files are read ahead, each holding its first chunk.
+    without reading ahead, so the warehouse ends up the same. Each file read ahead holds
+    its first chunk: `READ_AHEAD_FILES` of them, or as many more (up to
+    `MAX_READ_AHEAD_FILES`) as the files taken so far suggest make up a bundle's rows, so
+    that small files arrive at the checker together.
     """
 
-    def __init__(self, run: _Run, files: Sequence[LandingFile], depth: int) -> None:
+    def __init__(self, run: _Run, files: Sequence[LandingFile]) -> None:
         self._run = run
         self._order = list(files)
         self._position = {id(f): i for i, f in enumerate(self._order)}
-        self._depth = depth
+        self._taken = 0
+        self._rows_taken = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-read-ahead")
         self._ahead: deque[tuple[LandingFile, Future[_Prepared]]] = deque()
 
@@ -249,13 +268,26 @@ class _ReadAhead:
         else:
             self._discard()
             prepared = _prepare(self._run, file)
+        self._count(prepared)
         position = self._position.get(id(file))
         if position is not None:
             queued = len(self._ahead)
-            for following in self._order[position + 1 + queued:position + 1 + self._depth]:
+            for following in self._order[position + 1 + queued:position + 1 + self._depth()]:
                 self._ahead.append((following, self._pool.submit(_prepare, self._run,
                                                                   following)))
         return prepared
+
+    def _count(self, prepared: _Prepared) -> None:
+        first = prepared.opened.first if prepared.opened is not None else None
+        if first is not None:
+            self._taken += 1
+            self._rows_taken += first[0].height
+
+    def _depth(self) -> int:
+        if not self._taken:
+            return READ_AHEAD_FILES
+        per_file = max(self._rows_taken // self._taken, 1)
+        return max(READ_AHEAD_FILES, min(MAX_READ_AHEAD_FILES, self._run.bundle_rows // per_file))
 
     def _discard(self) -> None:
         while self._ahead:
@@ -336,7 +368,7 @@ def _load_prepared(run: _Run, file: LandingFile, prepared: _Prepared) -> FileOut
             return FileOutcome(file.name, entry.submission_id, "changing")
         write_log(conn, entry)
         remember_file(conn, file, entry.submission_id)
-        update_current(conn, run.spec.name)
+        update_current(conn, run.spec.name, entry.submission_id)
         conn.commit()
     except FileRefused as refusal:
         conn.rollback()
@@ -484,8 +516,7 @@ def _open(run: _Run, file: LandingFile, print_: Fingerprint, entry: LogEntry) ->
 
 
 def _check(run: _Run, chunk: pl.DataFrame, duplicates: pl.Series) -> Future[ChunkResult]:
-    return run.checker.submit(check_chunk, chunk, run.spec, run.contract, run.pseudonymiser,
-                              duplicates)
+    return run.checker.submit(chunk, duplicates)
 
 
 def _load(run: _Run, opened: _Opened, entry: LogEntry) -> list[str]:

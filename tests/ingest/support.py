@@ -118,3 +118,29 @@ def rules_for(warehouse: Path, source: str) -> set[tuple[int, str, str]]:
     return {(r, c, rule) for r, c, rule in query(
         warehouse, "SELECT row_number, column_name, rule FROM audit.quarantine WHERE source = ?",
         [source])}
+
+
+# What an outcomes ingest leaves in the warehouse, without the times it was written (they
+# differ between runs): to show two ways of ingesting the same files end up the same.
+OUTCOMES_CONTENTS = {
+    "raw": "SELECT l.file_name, r.* EXCLUDE (submission_id) FROM raw.outcomes r "
+           "JOIN audit.submission_log l USING (submission_id) ORDER BY ALL",
+    "quarantine": "SELECT l.file_name, q.row_number, q.column_name, q.rule, q.value "
+                  "FROM audit.quarantine q JOIN audit.submission_log l USING (submission_id) "
+                  "ORDER BY ALL",
+    "quarantine_rows": "SELECT l.file_name, q.row_number, q.row_json "
+                       "FROM audit.quarantine_rows q "
+                       "JOIN audit.submission_log l USING (submission_id) ORDER BY ALL",
+    "log": "SELECT file_name, status, refusal_kind, rows_read, rows_loaded, rows_quarantined, "
+           "submission_id FROM audit.submission_log ORDER BY ALL",
+    "units": "SELECT l.file_name, u.urn, u.academic_year, u.rows_loaded, u.is_current, "
+             "s.file_name FROM audit.submission_units u "
+             "JOIN audit.submission_log l USING (submission_id) "
+             "LEFT JOIN audit.submission_log s ON s.submission_id = u.superseded_by "
+             "ORDER BY ALL",
+    "seen": "SELECT file_name, submission_id FROM audit.landing_files ORDER BY ALL",
+}
+
+
+def contents(warehouse: Path) -> dict[str, list[tuple]]:
+    return {name: query(warehouse, sql) for name, sql in OUTCOMES_CONTENTS.items()}

@@ -1,0 +1,140 @@
+"""Small files' chunks are checked together (pipelines/ingest/checker.py): fewer Pandera
+calls, and the warehouse exactly as if each file had been ingested on its own.
+
+Eight outcome files of the Aldgate School, pupils numbered apart, later files later. By
+hand, the rows quarantined (row numbers as a spreadsheet shows them, header = 1):
+
+- f0, f6: none;
+- f1: row 3 (`sen_provision` X is not a code);
+- f2: rows 2 and 3 (the same UPN twice);
+- f3: row 2 (a value beyond the last column);
+- f4: row 2 (more sessions attended than possible);
+- f5: row 2 (a URN not in the register);
+- f7: row 3 (a UPN whose check letter is wrong).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import polars as pl
+import pytest
+from conftest import ImfEnv
+from ingest.fixtures import ref_template, wh  # noqa: F401
+from ingest.support import contents, csv_bytes, ingest, query, row, upn, write
+
+import pipelines.ingest.validate as validate
+from pipelines.ingest.checker import ChunkChecker
+from pipelines.ingest.parsers import ROW
+from pipelines.ingest.validate import ChunkResult
+
+
+def _files() -> list[tuple[str, bytes]]:
+    def pupils(first: int, count: int) -> list[dict[str, str]]:
+        return [row("outcomes", upn=upn(n)) for n in range(first, first + count)]
+
+    f1 = pupils(110, 3)
+    f1[1]["sen_provision"] = "X"
+    f2 = pupils(120, 3)
+    f2[1]["upn"] = f2[0]["upn"]
+    f3 = csv_bytes(pupils(130, 2)).replace(b"Y,N\r\n", b"Y,N,surplus\r\n", 1)
+    f4 = pupils(140, 2)
+    f4[0]["sessions_attended"] = "381"
+    f5 = pupils(150, 2)
+    f5[0]["urn"] = "999999"
+    f7 = pupils(170, 2)
+    f7[1]["upn"] = "Z" + f7[1]["upn"][1:]
+    return [("f0.csv", csv_bytes(pupils(100, 2))), ("f1.csv", csv_bytes(f1)),
+            ("f2.csv", csv_bytes(f2)), ("f3.csv", f3), ("f4.csv", csv_bytes(f4)),
+            ("f5.csv", csv_bytes(f5)), ("f6.csv", csv_bytes(pupils(160, 3))),
+            ("f7.csv", csv_bytes(f7))]
+
+
+def _land(landing: Path, files: list[tuple[str, bytes]]) -> None:
+    for i, (name, data) in enumerate(files):
+        write(landing, "outcomes", name, data, mtime=1_780_000_000 + i)
+
+
+def test_small_files_checked_together_load_as_each_alone(
+        imf_env: ImfEnv, wh: Path, ref_template: Path,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    original = validate._contract_failures
+
+    def counting(typed: pl.DataFrame, *args: object) -> pl.DataFrame:
+        calls.append(typed.height)
+        return original(typed, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validate, "_contract_failures", counting)
+    files = _files()
+    _land(imf_env.landing, files)
+    summary = ingest("outcomes", wh)
+    assert [(f.file_name, f.status) for f in summary.files] == [(n, "loaded") for n, _ in files]
+    # Eight files' 19 rows in fewer Pandera calls than files (how many depends on how far
+    # reading ahead got while the first file was written).
+    assert sum(calls) == 19 and len(calls) < len(files)
+    together = contents(wh)
+    assert sorted({(r[0], r[1]) for r in together["quarantine"]}) == [
+        ("f1.csv", 3), ("f2.csv", 2), ("f2.csv", 3), ("f3.csv", 2), ("f4.csv", 2),
+        ("f5.csv", 2), ("f7.csv", 3)]
+    assert [(r[0], r[3], r[4], r[5]) for r in together["log"]] == [
+        ("f0.csv", 2, 2, 0), ("f1.csv", 3, 2, 1), ("f2.csv", 3, 1, 2), ("f3.csv", 2, 1, 1),
+        ("f4.csv", 2, 1, 1), ("f5.csv", 2, 1, 1), ("f6.csv", 3, 3, 0), ("f7.csv", 2, 1, 1)]
+    # No UPN in clear anywhere a quarantined row is kept.
+    assert not [r for r in together["quarantine_rows"] if upn(171)[1:] in r[2]]
+
+    # The same files, one per run, checked one at a time, into a second warehouse.
+    calls.clear()
+    alone = wh.with_name("one_by_one.duckdb")
+    shutil.copyfile(ref_template, alone)
+    shutil.rmtree(imf_env.landing / "outcomes")
+    (imf_env.landing / "outcomes").mkdir()
+    for i in range(len(files)):
+        _land(imf_env.landing, files[:i + 1])
+        assert [f.status for f in ingest("outcomes", alone).files][-1] == "loaded"
+    assert len(calls) == len(files)
+    assert contents(alone) == together
+    assert query(alone, "SELECT count(*) FROM raw.outcomes") == [(12,)]
+
+
+def _chunk(rows: range) -> pl.DataFrame:
+    return pl.DataFrame({ROW: list(rows)}, schema={ROW: pl.Int64})
+
+
+def _result(chunk: pl.DataFrame) -> ChunkResult:
+    return ChunkResult(chunk, pl.DataFrame(), pl.DataFrame())
+
+
+def test_a_bundle_that_fails_is_checked_chunk_by_chunk() -> None:
+    """A chunk whose check raises takes only its own file down: the bundle it was in is
+    checked again one chunk at a time. A held chunk asked for is sent at once (no wait for
+    the bundle to fill), and a chunk as big as a bundle is never held."""
+    bundles: list[int] = []
+
+    def check_one(chunk: pl.DataFrame, duplicates: pl.Series) -> ChunkResult:
+        if chunk.get_column(ROW).to_list() == [7]:
+            raise ValueError("row 7 breaks the check")
+        return _result(chunk)
+
+    def check_many(members: list[tuple[pl.DataFrame, pl.Series]]) -> list[ChunkResult]:
+        bundles.append(len(members))
+        return [check_one(chunk, dups) for chunk, dups in members]
+
+    none = pl.Series(ROW, [], dtype=pl.Int64)
+    with ChunkChecker(check_one, check_many, bundle_rows=5) as checker:
+        first = checker.submit(_chunk(range(2, 4)), none)
+        assert first.result(timeout=10).good.height == 2  # held alone, sent when asked
+        good = checker.submit(_chunk(range(2, 4)), none)
+        bad = checker.submit(_chunk(range(7, 8)), none)
+        assert bundles == []  # 3 rows held, below the bundle's 5
+        later = checker.submit(_chunk(range(2, 4)), none)  # 5 rows: the bundle is sent
+        assert good.result(timeout=10).good.height == 2
+        with pytest.raises(ValueError, match="row 7"):
+            bad.result(timeout=10)
+        assert later.result(timeout=10).good.height == 2
+        assert bundles == [3]
+        big = checker.submit(_chunk(range(2, 9)), none)
+        assert big.result(timeout=10).good.height == 7 and bundles == [3]
+    assert not [t for t in threading.enumerate() if t.name.startswith("imf-check")]
