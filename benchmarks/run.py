@@ -813,6 +813,79 @@ def child_floor(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(measure_floor(Path(args.landing)), indent=1))
 
 
+# ───────────────────────────── file layout: one file or one per school ───────────────────
+LAYOUT_YEAR = "2025-26"
+LAYOUT_SOURCES = ("outcomes", "voice")
+
+
+def layout_landings(la_landing: Path) -> dict[str, Path]:
+    """One year of the LA's outcomes and voice as generated (one file per source) and the
+    same rows split into one file per school, as schools' MIS exports would arrive."""
+    base = WORK_DIR / "layouts"
+    shutil.rmtree(base, ignore_errors=True)
+    layouts = {"one file": base / "one_file", "one per school": base / "per_school"}
+    import polars as pl
+
+    for source in LAYOUT_SOURCES:
+        [whole] = sorted((la_landing / source).glob(f"*_{LAYOUT_YEAR}_{source}.csv"))
+        for folder in layouts.values():
+            (folder / source).mkdir(parents=True)
+        os.link(whole, layouts["one file"] / source / whole.name)
+        frame = pl.read_csv(whole, infer_schema=False)
+        for (urn,), part in frame.group_by(["urn"], maintain_order=True):
+            part.write_csv(layouts["one per school"] / source / f"{urn}_{whole.name}")
+    return layouts
+
+
+def child_layout(args: argparse.Namespace) -> None:
+    """Ingest every source under --landing into a new warehouse (reference tables only),
+    Dagster-free, and time each source."""
+    import duckdb
+
+    from pipelines.ingest.pipeline import ingest_files
+    from pipelines.reference.assets import reference_tables
+    from pipelines.resources.warehouse import Warehouse
+    from pipelines.sources.specs import SPECS
+
+    run_dir, landing = Path(args.run_dir), Path(args.landing)
+    warehouse = run_dir / "warehouse.duckdb"
+    reference_tables(warehouse=Warehouse(path=str(warehouse)))
+    out: dict[str, Any] = {}
+    with duckdb.connect(str(warehouse)) as conn:
+        for source in LAYOUT_SOURCES:
+            started = time.perf_counter()
+            summary = ingest_files(SPECS[source], landing, BENCH_KEY, conn, workdir=run_dir,
+                                   warehouse=warehouse, progress=lambda message: None)
+            out[source] = {"s": time.perf_counter() - started,
+                           "files": summary.count("loaded"), "rows": summary.rows_read}
+    Path(args.out).write_text(json.dumps(out))
+
+
+def measure_layouts(la_landing: Path, repeats: int, say: Callable[[str], None]
+                    ) -> dict[str, Any]:
+    """Ingest time of the same rows in the two layouts, alternated, medians of `repeats`."""
+    layouts = layout_landings(la_landing)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in layouts}
+    for r in range(repeats):
+        for name, landing in layouts.items():
+            run_dir = WORK_DIR / "layouts" / "run"
+            shutil.rmtree(run_dir, ignore_errors=True)
+            run_dir.mkdir()
+            say(f"[layouts] repeat {r + 1}: {name}")
+            out = run_dir / "layout.json"
+            _child("_layout", "--run-dir", str(run_dir), "--landing", str(landing),
+                   "--out", str(out))
+            runs[name].append(json.loads(out.read_text()))
+    result: dict[str, Any] = {"year": LAYOUT_YEAR, "repeats": repeats,
+                              "measured_at": _now_iso(), "sources": {}}
+    for source in LAYOUT_SOURCES:
+        result["sources"][source] = {name: {
+            "files": reps[0][source]["files"], "rows": reps[0][source]["rows"],
+            "s": _median([rep[source]["s"] for rep in reps]),
+            "all_s": [rep[source]["s"] for rep in reps]} for name, reps in runs.items()}
+    return result
+
+
 def fresh_run_dir(scale: str, landing: Path) -> tuple[Path, dict[str, str]]:
     """A new warehouse, publish folder and Dagster instance; the landing files hard-linked
     (ingest may move refused files, and the resubmission adds one)."""
@@ -1009,6 +1082,31 @@ def _verdict(value: float | None, limit: float, failed: bool = False) -> str:
     return "met" if value <= limit else "**not met**"
 
 
+def _layout_lines(layouts: dict[str, Any] | None) -> list[str]:
+    if not layouts:
+        return []
+    lines = [
+        "",
+        "## File layout: the same rows in one file, or one file per school",
+        "",
+        f"One year ({layouts['year'].replace('-', '/')}) of the `la` scale's outcomes and "
+        "voice as generated (one file per source) and split into one file per school, as "
+        "schools' MIS exports would arrive. Each layout ingested into a new warehouse "
+        "(reference tables only) by `ingest_files`, without Dagster, each source timed; "
+        f"the layouts alternated, medians of {layouts['repeats']}.",
+        "",
+        "| source | layout | files | rows | ingest s | ms per file | x one file |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for source, by_layout in layouts["sources"].items():
+        one = by_layout["one file"]["s"]
+        for name, m in by_layout.items():
+            lines.append(
+                f"| {source} | {name} | {m['files']:,} | {m['rows']:,} | {_s(m['s'], 2)} | "
+                f"{_s(1000 * m['s'] / max(m['files'], 1), 1)} | {_s(m['s'] / one, 1)} |")
+    return lines
+
+
 def render_markdown(results: dict[str, Any]) -> str:
     scales = results.get("scales", {})
     machine = results.get("machine", {})
@@ -1115,6 +1213,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 + f" | {_s(_median([r['incremental']['dagster_overhead_s'] for r in runs]), 2)}"
                 f" | {check} |"
             )
+    lines += _layout_lines(results.get("file_layouts"))
     overhead = results.get("overhead")
     if overhead:
         lines += [
@@ -1236,7 +1335,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     children = {"_pipeline": child_pipeline, "_overhead": child_overhead,
                 "_generate": child_generate, "_floor": child_floor,
-                "_multiprocess": child_multiprocess}
+                "_multiprocess": child_multiprocess, "_layout": child_layout}
     if argv and argv[0] in children:
         parser = argparse.ArgumentParser()
         parser.add_argument("mode")
@@ -1260,6 +1359,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="one extra cProfile'd run per scale (not national)")
     parser.add_argument("--skip-overhead", action="store_true",
                         help="do not re-measure Dagster's own overhead")
+    parser.add_argument("--skip-layouts", action="store_true",
+                        help="with la: do not re-measure ingest of one file against one "
+                        "file per school")
     parser.add_argument("--generate-only", action="store_true",
                         help="generate (or keep) the landing files for the scales and exit")
     parser.add_argument("--render-only", action="store_true",
@@ -1302,6 +1404,9 @@ def main(argv: list[str] | None = None) -> int:
             results["scales"][scale] = summary
         if profile:
             results.setdefault("profiles", {})[scale] = profile
+        if scale == "la" and not args.skip_layouts:
+            landing, _ = ensure_landing(scale, regenerate=False)
+            results["file_layouts"] = measure_layouts(landing, DEFAULT_REPEATS["la"], say)
         # Written after every scale so a long national run never loses the earlier ones.
         RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
         RESULTS_MD.write_text(render_markdown(results))

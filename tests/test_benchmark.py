@@ -103,3 +103,26 @@ def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Pat
     assert not bench.uncommitted_changes(tmp_path)
     (tmp_path / "pipelines.py").write_text("after\n")
     assert bench.uncommitted_changes(tmp_path)
+
+
+def test_layouts_split_one_file_per_school_and_render_per_file_cost(
+        bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two schools' rows become two files with every row kept; the table's per-file cost
+    and ratio are worked out from the medians (by hand: 3 s / 2 files = 1500 ms, 3 / 1.5)."""
+    monkeypatch.setattr(bench, "WORK_DIR", tmp_path / "work")
+    landing = tmp_path / "landing"
+    for source in bench.LAYOUT_SOURCES:
+        (landing / source).mkdir(parents=True)
+        (landing / source / f"886_2025-26_{source}.csv").write_text(
+            "urn,x\n100001,a\n100002,b\n100001,c\n")
+    layouts = bench.layout_landings(landing)
+    split = sorted((layouts["one per school"] / "outcomes").iterdir())
+    assert [p.name for p in split] == ["100001_886_2025-26_outcomes.csv",
+                                       "100002_886_2025-26_outcomes.csv"]
+    assert split[0].read_text() == "urn,x\n100001,a\n100001,c\n"
+    measured = {"year": "2025-26", "repeats": 3, "sources": {"outcomes": {
+        "one file": {"files": 1, "rows": 3, "s": 1.5},
+        "one per school": {"files": 2, "rows": 3, "s": 3.0}}}}
+    table = bench._layout_lines(measured)
+    assert "| outcomes | one per school | 2 | 3 | 3.00 | 1500.0 | 2.0 |" in table
+    assert "| outcomes | one file | 1 | 3 | 1.50 | 1500.0 | 1.0 |" in table
