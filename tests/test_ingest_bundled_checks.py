@@ -25,6 +25,7 @@ from conftest import ImfEnv
 from ingest.fixtures import ref_template, wh  # noqa: F401
 from ingest.support import contents, csv_bytes, ingest, query, row, upn, write
 
+import pipelines.ingest.pipeline as pipeline
 import pipelines.ingest.validate as validate
 from pipelines.ingest.checker import ChunkChecker
 from pipelines.ingest.parsers import ROW
@@ -138,3 +139,39 @@ def test_a_bundle_that_fails_is_checked_chunk_by_chunk() -> None:
         big = checker.submit(_chunk(range(2, 9)), none)
         assert big.result(timeout=10).good.height == 7 and bundles == [3]
     assert not [t for t in threading.enumerate() if t.name.startswith("imf-check")]
+
+
+@pytest.mark.parametrize("every_s", [3600.0, 0.0])
+def test_many_files_each_named_in_fewer_lines(
+        imf_env: ImfEnv, wh: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+        every_s: float) -> None:
+    """With LOADED_LINES = 2: the first two loaded files get a line each and a refusal
+    always does; the later files are named together, in a line as often as
+    PROGRESS_EVERY_S allows, and the last line sums them. By hand: f0..f7 hold 19 rows,
+    12 loaded, 7 quarantined."""
+    monkeypatch.setattr(pipeline, "LOADED_LINES", 2)
+    monkeypatch.setattr(pipeline, "PROGRESS_EVERY_S", every_s)
+    files = _files()
+    no_upn = csv_bytes([{k: v for k, v in row("outcomes").items() if k != "upn"}])
+    _land(imf_env.landing, [*files[:3], ("f2b_no_upn.csv", no_upn), *files[3:]])
+    lines: list[str] = []
+    ingest("outcomes", wh, progress=lines.append)
+    later = [f"outcomes/{name}" for name in (
+        "f2.csv (3 rows, 2 quarantined)", "f3.csv (2 rows, 1 quarantined)",
+        "f4.csv (2 rows, 1 quarantined)", "f5.csv (2 rows, 1 quarantined)",
+        "f6.csv (3 rows)", "f7.csv (2 rows, 1 quarantined)")]
+    if every_s:  # all six in the last line
+        named = [f"✓ outcomes: 6 more files loaded (8 of 9 new): {', '.join(later)}"]
+    else:  # one line each, as soon as it is loaded
+        named = [f"✓ outcomes: 1 more files loaded ({n + 3} of 9 new): {name}"
+                 for n, name in enumerate(later)]
+    refusal = next(line for line in lines if line.startswith("✗"))
+    assert lines == [
+        "✓ outcomes/f0.csv: 2 rows read, 2 loaded, 0 quarantined",
+        "✓ outcomes/f1.csv: 3 rows read, 2 loaded, 1 quarantined",
+        *(named[:1] if not every_s else []),
+        refusal,
+        *(named[1:] if not every_s else named),
+        "✓ outcomes: 8 files loaded: 19 rows read, 12 loaded, 7 quarantined",
+    ]
+    assert refusal.startswith("✗ outcomes/f2b_no_upn.csv refused:") and "upn" in refusal
