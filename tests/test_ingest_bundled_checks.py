@@ -105,7 +105,7 @@ def _chunk(rows: range) -> pl.DataFrame:
 
 
 def _result(chunk: pl.DataFrame) -> ChunkResult:
-    return ChunkResult(chunk, pl.DataFrame(), pl.DataFrame())
+    return ChunkResult(chunk, pl.DataFrame(), pl.DataFrame(), pl.DataFrame())
 
 
 def test_a_bundle_that_fails_is_checked_chunk_by_chunk() -> None:

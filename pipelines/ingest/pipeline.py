@@ -587,8 +587,7 @@ def _load(run: _Run, opened: _Opened, entry: LogEntry) -> list[str]:
         entry.rows_read += chunk.height
         entry.rows_loaded += result.good.height
         entry.rows_quarantined += result.bad_rows.height
-        units.append(result.good.group_by(list(spec.unit_keys)).agg(
-            pl.len().alias("rows_loaded")))
+        units.append(result.units)
 
     # A chunk is checked (Polars, Pandera, the HMAC) in the checker thread while this one
     # writes the chunk before it to DuckDB and reads the next: both libraries release the
@@ -604,7 +603,7 @@ def _load(run: _Run, opened: _Opened, entry: LogEntry) -> list[str]:
         write(*pending)
     if not units:
         return []
-    covered = (pl.concat(units).group_by(list(spec.unit_keys))
-               .agg(pl.col("rows_loaded").sum()))
+    covered = units[0] if len(units) == 1 else (
+        pl.concat(units).group_by(list(spec.unit_keys)).agg(pl.col("rows_loaded").sum()))
     write_units(run.conn, spec, entry.submission_id, covered)
     return sorted(covered.get_column("academic_year").unique().to_list())

@@ -5,7 +5,9 @@ id, so the order is total). Earlier submissions' rows stay in `raw`; their units
 `is_current = FALSE` and `superseded_by` = the next submission for that unit.
 
 A new submission can only change the ranking of the units it covers, so after each file
-only the units of its schools are ranked again (`update_current(..., submission_id)`).
+only the units of its schools are ranked again (`update_current(..., submission_id)`), and
+when no other submission has any unit of those schools (a school's first file, the usual
+case) its units are simply the current ones.
 Ranking every unit of the source after every file made ingest quadratic in the number of
 files: with one file per school, as schools' MIS exports arrive, that was the largest
 part of the writing (docs/scaling.md).
@@ -35,13 +37,25 @@ _OF_ITS_SCHOOLS = """AND u.urn IN (SELECT urn FROM audit.submission_units
                           WHERE source = $source AND submission_id = $submission_id)"""
 
 
+_SHARED_SCHOOLS = f"""
+    SELECT count(*) FROM audit.submission_units AS u
+    WHERE u.source = $source AND u.submission_id <> $submission_id {_OF_ITS_SCHOOLS}"""
+
+
 def update_current(conn: duckdb.DuckDBPyConnection, source: str,
                    submission_id: str | None = None) -> None:
     """Set is_current and superseded_by for the source's units: all of them, or (with
     `submission_id`, just loaded) those of the schools that submission covers."""
-    ranked = _RANKED.format(narrowing="" if submission_id is None else _OF_ITS_SCHOOLS)
     params = {"source": source} if submission_id is None \
         else {"source": source, "submission_id": submission_id}
+    if submission_id is not None:
+        shared = conn.execute(_SHARED_SCHOOLS, params).fetchall()
+        if shared[0][0] == 0:  # ranking alone in every unit: ~1.5 ms against ~6 ms
+            conn.execute("UPDATE audit.submission_units SET is_current = TRUE, "
+                         "superseded_by = NULL WHERE source = $source "
+                         "AND submission_id = $submission_id", params)
+            return
+    ranked = _RANKED.format(narrowing="" if submission_id is None else _OF_ITS_SCHOOLS)
     conn.execute(
         f"""
         UPDATE audit.submission_units AS t

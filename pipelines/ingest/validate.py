@@ -30,6 +30,12 @@ class ChunkResult:
     good: pl.DataFrame  # row_number + raw columns (UPN already replaced by its pseudonym)
     failures: pl.DataFrame  # row_number, column_name, rule, value (pseudonymised if a UPN)
     bad_rows: pl.DataFrame  # row_number, row_json (the row as read, UPNs pseudonymised)
+    units: pl.DataFrame  # the spec's unit keys and rows_loaded: the good rows per unit
+
+
+def units_of(good: pl.DataFrame, spec: SourceSpec) -> pl.DataFrame:
+    """Good rows per unit, counted here in the checker's thread, not the writer's."""
+    return good.group_by(list(spec.unit_keys)).agg(pl.len().alias("rows_loaded"))
 
 
 def duplicate_rows(keys: pl.DataFrame, spec: SourceSpec) -> pl.Series:
@@ -82,7 +88,7 @@ def check_chunk(
     good = typed.filter(is_bad.not_()).rename(
         {c.name: c.stored_as for c in spec.columns if c.stored_as}
     )
-    return ChunkResult(good, with_values.sort(ROW), bad_rows)
+    return ChunkResult(good, with_values.sort(ROW), bad_rows, units_of(good, spec))
 
 
 # Row numbers are INTEGER in the warehouse (below 2**31), so a chunk's place in a bundle
@@ -108,8 +114,12 @@ def check_chunks(
         return frame.filter(pl.col(ROW) // _MEMBER == i).with_columns(
             pl.col(ROW) - i * _MEMBER)
 
-    return [ChunkResult(member(together.good, i), member(together.failures, i),
-                        member(together.bad_rows, i)) for i in range(len(members))]
+    results = []
+    for i in range(len(members)):
+        good = member(together.good, i)
+        results.append(ChunkResult(good, member(together.failures, i),
+                                   member(together.bad_rows, i), units_of(good, spec)))
+    return results
 
 
 def _contract_failures(
