@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import ImfEnv
@@ -133,3 +134,36 @@ def test_a_failure_mid_run_leaves_no_working_folder_and_the_loaded_files(
     assert query(wh, "SELECT file_name, status FROM audit.submission_log") == [
         ("a_first.csv", "loaded")]
     assert query(wh, "SELECT count(*) FROM raw.outcomes") == [(3,)]
+
+
+@pytest.mark.parametrize(("sizes", "budget", "ahead"), [
+    ([100] * 5, 25, 2),   # big files: two ahead, as always
+    ([10] * 5, 25, 2),    # two ahead use 20 of 25 bytes; a third would need 10
+    ([1] * 70, 25, 25),   # small files: as many as the bytes allow
+    ([0] * 70, 25, 64),   # ... but never more than MAX_READ_AHEAD_FILES
+    ([1, 100, 100, 100, 1, 1], 25, 2),  # a tiny file first does not open the gate
+])
+def test_files_read_ahead_are_bounded_by_their_bytes(
+        monkeypatch: pytest.MonkeyPatch, sizes: list[int], budget: int, ahead: int) -> None:
+    """How many files are read ahead after the first is taken, by hand from their sizes:
+    `READ_AHEAD_FILES` (2) whatever their size, then more while the bytes of all files
+    ahead stay within `READ_AHEAD_BYTES`, up to `MAX_READ_AHEAD_FILES` (64)."""
+
+    class Prepared:
+        def close(self) -> None:
+            pass
+
+    prepared: list[int] = []
+
+    def prepare(run: object, file: SimpleNamespace) -> Prepared:
+        prepared.append(file.index)
+        return Prepared()
+
+    monkeypatch.setattr(pipeline, "_prepare", prepare)
+    monkeypatch.setattr(pipeline, "READ_AHEAD_BYTES", budget)
+    files = [SimpleNamespace(index=i, size=size) for i, size in enumerate(sizes)]
+    with pipeline._ReadAhead(object(), files) as read_ahead:  # type: ignore[arg-type]
+        read_ahead.take(files[0])  # type: ignore[arg-type]
+        queued = [f.index for f, _ in read_ahead._ahead]
+    assert queued == list(range(1, ahead + 1))
+    assert sorted(prepared) == list(range(ahead + 1))  # the first, by this thread

@@ -70,9 +70,13 @@ DEFAULT_CHUNK_ROWS = 500_000
 # fixed cost per call is small beside its cost per row, few enough that checking a bundle
 # still overlaps writing the one before.
 BUNDLE_ROWS = 50_000
-# Files read ahead: at least two, and while they are small as many as make up a bundle.
+# Files read ahead: two of any size, and more (up to 64) while they are small, as long as
+# all the files read ahead come to at most READ_AHEAD_BYTES on disk. Small files then
+# reach the checker together, and memory stays bounded whatever order sizes come in (a
+# bound on the files' sizes, known before reading, not a guess from the files seen).
 READ_AHEAD_FILES = 2
 MAX_READ_AHEAD_FILES = 64
+READ_AHEAD_BYTES = 8 << 20
 # Each file loaded gets a line of its own while there are few. With hundreds (one per
 # school), one line every PROGRESS_EVERY_S names the files loaded since the last: a line
 # per school would bury the refusals, and in Dagster each line is an event-log write
@@ -136,10 +140,6 @@ class _Run:
 
     def label(self, file: LandingFile) -> str:
         return f"{self.spec.name}/{file.name}"
-
-    @property
-    def bundle_rows(self) -> int:
-        return min(self.chunk_rows, BUNDLE_ROWS)
 
 
 def ingest_files(
@@ -248,17 +248,14 @@ class _ReadAhead:
     every decision (seen before? same bytes as a loaded file? refused?) and every write is
     still made by the caller's thread, file by file, in the same order and transactions as
     without reading ahead, so the warehouse ends up the same. Each file read ahead holds
-    its first chunk: `READ_AHEAD_FILES` of them, or as many more (up to
-    `MAX_READ_AHEAD_FILES`) as the files taken so far suggest make up a bundle's rows, so
-    that small files arrive at the checker together.
+    its first chunk: `READ_AHEAD_FILES` of them, and more small ones within
+    `READ_AHEAD_BYTES` (see there).
     """
 
     def __init__(self, run: _Run, files: Sequence[LandingFile]) -> None:
         self._run = run
         self._order = list(files)
         self._position = {id(f): i for i, f in enumerate(self._order)}
-        self._taken = 0
-        self._rows_taken = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-read-ahead")
         self._ahead: deque[tuple[LandingFile, Future[_Prepared]]] = deque()
 
@@ -276,26 +273,18 @@ class _ReadAhead:
         else:
             self._discard()
             prepared = _prepare(self._run, file)
-        self._count(prepared)
         position = self._position.get(id(file))
         if position is not None:
+            budget = READ_AHEAD_BYTES - sum(f.size for f, _ in self._ahead)
             queued = len(self._ahead)
-            for following in self._order[position + 1 + queued:position + 1 + self._depth()]:
-                self._ahead.append((following, self._pool.submit(_prepare, self._run,
-                                                                  following)))
+            following = self._order[position + 1 + queued:position + 1 + MAX_READ_AHEAD_FILES]
+            for place, next_file in enumerate(following, start=queued):
+                if place >= READ_AHEAD_FILES and next_file.size > budget:
+                    break
+                budget -= next_file.size
+                self._ahead.append((next_file, self._pool.submit(_prepare, self._run,
+                                                                 next_file)))
         return prepared
-
-    def _count(self, prepared: _Prepared) -> None:
-        first = prepared.opened.first if prepared.opened is not None else None
-        if first is not None:
-            self._taken += 1
-            self._rows_taken += first[0].height
-
-    def _depth(self) -> int:
-        if not self._taken:
-            return READ_AHEAD_FILES
-        per_file = max(self._rows_taken // self._taken, 1)
-        return max(READ_AHEAD_FILES, min(MAX_READ_AHEAD_FILES, self._run.bundle_rows // per_file))
 
     def _discard(self) -> None:
         while self._ahead:
