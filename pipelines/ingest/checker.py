@@ -4,7 +4,7 @@ A chunk's check (parsing, the Pandera contract, the HMAC) runs in one background
 while the caller writes the chunk before it. Pandera costs about 70 ms a call however few
 the rows: it collects each of a contract's ~40 checks on its own. Files of one school
 each (a few hundred rows, as schools' MIS exports arrive) made that fixed cost the
-slowest part of ingest: Kent's outcomes as 1,683 school files took 145 s, as three
+slowest part of ingest: Kent's outcomes as 1,683 school files took 148 s, as three
 files 4 s (docs/scaling.md). So chunks smaller than `bundle_rows` are held and checked
 together (`validate.check_chunks`), when the held rows reach `bundle_rows` or as soon as
 any held chunk's result is asked for. Each chunk still gets exactly the result it would
