@@ -112,32 +112,31 @@ def test_a_bundle_that_fails_is_checked_chunk_by_chunk() -> None:
     """A chunk whose check raises takes only its own file down: the bundle it was in is
     checked again one chunk at a time. A held chunk asked for is sent at once (no wait for
     the bundle to fill), and a chunk as big as a bundle is never held."""
-    bundles: list[int] = []
+    calls: list[int] = []  # chunks per call of the check
 
-    def check_one(chunk: pl.DataFrame, duplicates: pl.Series) -> ChunkResult:
-        if chunk.get_column(ROW).to_list() == [7]:
+    def check(members: list[tuple[pl.DataFrame, pl.Series]]) -> list[ChunkResult]:
+        calls.append(len(members))
+        if any(chunk.get_column(ROW).to_list() == [7] for chunk, _ in members):
             raise ValueError("row 7 breaks the check")
-        return _result(chunk)
-
-    def check_many(members: list[tuple[pl.DataFrame, pl.Series]]) -> list[ChunkResult]:
-        bundles.append(len(members))
-        return [check_one(chunk, dups) for chunk, dups in members]
+        return [_result(chunk) for chunk, _ in members]
 
     none = pl.Series(ROW, [], dtype=pl.Int64)
-    with ChunkChecker(check_one, check_many, bundle_rows=5) as checker:
+    with ChunkChecker(check, bundle_rows=5) as checker:
         first = checker.submit(_chunk(range(2, 4)), none)
         assert first.result(timeout=10).good.height == 2  # held alone, sent when asked
+        assert calls == [1]
         good = checker.submit(_chunk(range(2, 4)), none)
         bad = checker.submit(_chunk(range(7, 8)), none)
-        assert bundles == []  # 3 rows held, below the bundle's 5
+        assert calls == [1]  # 3 rows held, below the bundle's 5
         later = checker.submit(_chunk(range(2, 4)), none)  # 5 rows: the bundle is sent
         assert good.result(timeout=10).good.height == 2
         with pytest.raises(ValueError, match="row 7"):
             bad.result(timeout=10)
         assert later.result(timeout=10).good.height == 2
-        assert bundles == [3]
+        assert calls == [1, 3, 1, 1, 1]  # the bundle failed, then each chunk alone
         big = checker.submit(_chunk(range(2, 9)), none)
-        assert big.result(timeout=10).good.height == 7 and bundles == [3]
+        assert big.result(timeout=10).good.height == 7
+        assert calls == [1, 3, 1, 1, 1, 1]  # never held
     assert not [t for t in threading.enumerate() if t.name.startswith("imf-check")]
 
 

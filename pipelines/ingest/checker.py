@@ -6,10 +6,10 @@ the rows: it collects each of a contract's ~40 checks on its own. Files of one s
 each (a few hundred rows, as schools' MIS exports arrive) made that fixed cost the
 slowest part of ingest: Kent's outcomes as 1,683 school files took 148 s, as three
 files 4 s (docs/scaling.md). So chunks smaller than `bundle_rows` are held and checked
-together (`validate.check_chunks`), when the held rows reach `bundle_rows` or as soon as
-any held chunk's result is asked for. Each chunk still gets exactly the result it would
-alone, and a bundle whose check raises is checked again chunk by chunk, so an error
-reaches only the file whose chunk caused it.
+together (`validate.check_chunks`, which every check goes through), when the held rows
+reach `bundle_rows` or as soon as any held chunk's result is asked for. Each chunk still
+gets exactly the result it would alone, and a bundle whose check raises is checked again
+chunk by chunk, so an error reaches only the file whose chunk caused it.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import polars as pl
 
 from pipelines.ingest.validate import ChunkResult
 
-CheckOne = Callable[[pl.DataFrame, pl.Series], ChunkResult]
-CheckMany = Callable[[Sequence[tuple[pl.DataFrame, pl.Series]]], list[ChunkResult]]
+# Checks chunks (each with its file's duplicated row numbers): one result per chunk.
+Check = Callable[[Sequence[tuple[pl.DataFrame, pl.Series]]], list[ChunkResult]]
 
 
 class _Held(Future[ChunkResult]):
@@ -43,9 +43,8 @@ class _Held(Future[ChunkResult]):
 class ChunkChecker:
     """Checks chunks in one background thread, in the order they are submitted."""
 
-    def __init__(self, check_one: CheckOne, check_many: CheckMany, bundle_rows: int) -> None:
-        self._check_one = check_one
-        self._check_many = check_many
+    def __init__(self, check: Check, bundle_rows: int) -> None:
+        self._check = check
         self._bundle_rows = bundle_rows
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imf-check")
         self._lock = threading.Lock()
@@ -67,7 +66,7 @@ class ChunkChecker:
         with self._lock:
             if chunk.height >= self._bundle_rows:
                 self._flush_locked()
-                return self._pool.submit(self._check_one, chunk, duplicates)
+                return self._pool.submit(self._check_alone, chunk, duplicates)
             future = _Held(self)
             self._held.append((chunk, duplicates, future))
             self._held_rows += chunk.height
@@ -90,12 +89,15 @@ class ChunkChecker:
                 future.held = False
             self._pool.submit(self._check_bundle, bundle)
 
+    def _check_alone(self, chunk: pl.DataFrame, duplicates: pl.Series) -> ChunkResult:
+        return self._check([(chunk, duplicates)])[0]
+
     def _check_bundle(self, bundle: list[tuple[pl.DataFrame, pl.Series, _Held]]) -> None:
         try:
             results: list[ChunkResult] | None = None
             if len(bundle) > 1:
                 try:
-                    results = self._check_many([(chunk, dups) for chunk, dups, _ in bundle])
+                    results = self._check([(chunk, dups) for chunk, dups, _ in bundle])
                 except Exception:  # each chunk is checked alone below
                     results = None
             for i, (chunk, duplicates, future) in enumerate(bundle):
@@ -103,7 +105,7 @@ class ChunkChecker:
                     future.set_result(results[i])
                     continue
                 try:
-                    future.set_result(self._check_one(chunk, duplicates))
+                    future.set_result(self._check_alone(chunk, duplicates))
                 except BaseException as error:  # handed to the file's own writer
                     future.set_exception(error)
         finally:  # nobody may wait for ever on a chunk this task did not settle

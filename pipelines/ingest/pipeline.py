@@ -31,7 +31,6 @@ import duckdb
 import polars as pl
 
 from pipelines.ingest.checker import ChunkChecker
-from pipelines.ingest.contract_support import ReferenceBoundModel
 from pipelines.ingest.files import (
     FileChanged,
     Fingerprint,
@@ -61,7 +60,7 @@ from pipelines.ingest.store import (
 )
 from pipelines.ingest.supersession import update_current
 from pipelines.ingest.tables import ensure_tables
-from pipelines.ingest.validate import ChunkResult, check_chunk, check_chunks, duplicate_rows
+from pipelines.ingest.validate import ChunkResult, check_chunks, duplicate_rows
 from pipelines.ingest.workdir import remove_stale, working_folder
 from pipelines.resources.warehouse import WarehouseBusy, writer_lock
 
@@ -130,12 +129,11 @@ class _Run:
     spec: SourceSpec
     landing: Path
     conn: duckdb.DuckDBPyConnection
-    contract: type[ReferenceBoundModel]  # the source's contract, bound to the reference data
-    pseudonymiser: Pseudonymiser
     workdir: Path | None
     chunk_rows: int
     progress: Callable[[str], None]
-    # The one thread that checks chunks (Polars, Pandera, the HMAC), in the order submitted.
+    # The one thread that checks chunks (Polars, Pandera, the HMAC) against the source's
+    # contract, bound to the reference data, in the order submitted.
     checker: ChunkChecker
 
     def label(self, file: LandingFile) -> str:
@@ -168,12 +166,10 @@ def ingest_files(
     for note in notes:
         progress(note)
     with ChunkChecker(
-        lambda chunk, duplicates: check_chunk(chunk, spec, contract, pseudonymiser, duplicates),
         partial(check_chunks, spec=spec, contract=contract, pseudonymiser=pseudonymiser),
         bundle_rows=min(chunk_rows, BUNDLE_ROWS),
     ) as checker:
-        run = _Run(spec, landing, conn, contract, pseudonymiser, workdir, chunk_rows, progress,
-                   checker)
+        run = _Run(spec, landing, conn, workdir, chunk_rows, progress, checker)
         # Files seen before (same name, size and mtime) are skipped without being read, so
         # only new ones are read ahead. Asked once per file: loading one file never makes
         # another file's name known.
@@ -327,7 +323,7 @@ class _Report:
     def __init__(self, run: _Run, new_files: int) -> None:
         self._run = run
         self._new_files = new_files
-        self._loaded: list[FileOutcome] = []
+        self._loaded = self._read = self._kept = self._quarantined = 0
         self._waiting: list[FileOutcome] = []
         self._said_at = time.monotonic()
 
@@ -336,8 +332,11 @@ class _Report:
             self._run.progress(_describe(self._run, file, outcome))
         if outcome.status != "loaded":
             return
-        self._loaded.append(outcome)
-        if len(self._loaded) <= LOADED_LINES:
+        self._loaded += 1
+        self._read += outcome.rows_read
+        self._kept += outcome.rows_loaded
+        self._quarantined += outcome.rows_quarantined
+        if self._loaded <= LOADED_LINES:
             self._run.progress(_describe(self._run, file, outcome))
             return
         self._waiting.append(outcome)
@@ -345,14 +344,12 @@ class _Report:
             self._say_waiting()
 
     def finish(self) -> None:
-        if len(self._loaded) <= LOADED_LINES:
+        if self._loaded <= LOADED_LINES:
             return
         self._say_waiting()
         self._run.progress(
-            f"✓ {self._run.spec.name}: {len(self._loaded):,} files loaded: "
-            f"{sum(f.rows_read for f in self._loaded):,} rows read, "
-            f"{sum(f.rows_loaded for f in self._loaded):,} loaded, "
-            f"{sum(f.rows_quarantined for f in self._loaded):,} quarantined")
+            f"✓ {self._run.spec.name}: {self._loaded:,} files loaded: {self._read:,} rows "
+            f"read, {self._kept:,} loaded, {self._quarantined:,} quarantined")
 
     def _say_waiting(self) -> None:
         if self._waiting:
@@ -362,7 +359,7 @@ class _Report:
                 for f in self._waiting)
             self._run.progress(
                 f"✓ {self._run.spec.name}: {len(self._waiting):,} more files loaded "
-                f"({len(self._loaded):,} of {self._new_files:,} new): {files}")
+                f"({self._loaded:,} of {self._new_files:,} new): {files}")
             self._waiting = []
         self._said_at = time.monotonic()
 

@@ -8,6 +8,7 @@ A new submission can only change the ranking of the units it covers, so after ea
 only the units of its schools are ranked again (`update_current(..., submission_id)`), and
 when no other submission has any unit of those schools (a school's first file, the usual
 case) its units are simply the current ones.
+
 Ranking every unit of the source after every file made ingest quadratic in the number of
 files: with one file per school, as schools' MIS exports arrive, that was the largest
 part of the writing (docs/scaling.md).

@@ -105,6 +105,9 @@ def check_chunks(
     """Several chunks (`(text, duplicates)` of different files) checked in one go, each
     given exactly what `check_chunk` gives it alone: every rule is about one row, so only
     the row numbers need keeping apart (see checker.py for why this exists)."""
+    if len(members) == 1:  # a big chunk, or one asked for alone: nothing to keep apart
+        [(chunk, duplicates)] = members
+        return [check_chunk(chunk, spec, contract, pseudonymiser, duplicates)]
     text = pl.concat([chunk.with_columns(pl.col(ROW) + i * _MEMBER)
                       for i, (chunk, _) in enumerate(members)])
     duplicates = pl.concat([dups + i * _MEMBER for i, (_, dups) in enumerate(members)])
