@@ -1,5 +1,6 @@
-"""Small files' chunks are checked together (pipelines/ingest/checker.py): fewer Pandera
-calls, and the warehouse exactly as if each file had been ingested on its own.
+"""Small files' chunks are checked together (pipelines/ingest/checker.py) and written
+together (`_Batch` in pipelines/ingest/pipeline.py): fewer Pandera calls and
+transactions, and the warehouse exactly as if each file had been ingested on its own.
 
 Eight outcome files of the Aldgate School, pupils numbered apart, later files later. By
 hand, the rows quarantined (row numbers as a spreadsheet shows them, header = 1):
@@ -58,9 +59,16 @@ def _land(landing: Path, files: list[tuple[str, bytes]]) -> None:
         write(landing, "outcomes", name, data, mtime=1_780_000_000 + i)
 
 
-def test_small_files_checked_together_load_as_each_alone(
+@pytest.mark.parametrize(("batch_files", "bundle_rows", "written"), [
+    (256, 50_000, [8]),  # all eight in one transaction
+    (3, 50_000, [3, 3, 2]),  # at most three files a transaction
+    (256, 5, [2, 2, 3, 1]),  # at most five rows: f0+f1, f2+f3, f4+f5+f6, f7
+])
+def test_small_files_checked_and_written_together_load_as_each_alone(
         imf_env: ImfEnv, wh: Path, ref_template: Path,  # noqa: F811
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, batch_files: int, bundle_rows: int,
+        written: list[int]) -> None:
+    """By hand, the files' rows: 2, 3, 3, 2, 2, 2, 3, 2."""
     calls: list[int] = []
     original = validate._contract_failures
 
@@ -68,11 +76,22 @@ def test_small_files_checked_together_load_as_each_alone(
         calls.append(typed.height)
         return original(typed, *args)  # type: ignore[arg-type]
 
+    writes: list[int] = []  # files per write of checked rows (one per transaction)
+    write_chunks = pipeline.write_chunks
+
+    def counting_writes(conn: object, spec: object, results: list[object]) -> None:
+        writes.append(len(results))
+        write_chunks(conn, spec, results)  # type: ignore[arg-type]
+
     monkeypatch.setattr(validate, "_contract_failures", counting)
+    monkeypatch.setattr(pipeline, "write_chunks", counting_writes)
+    monkeypatch.setattr(pipeline, "BATCH_FILES", batch_files)
+    monkeypatch.setattr(pipeline, "BUNDLE_ROWS", bundle_rows)
     files = _files()
     _land(imf_env.landing, files)
     summary = ingest("outcomes", wh)
     assert [(f.file_name, f.status) for f in summary.files] == [(n, "loaded") for n, _ in files]
+    assert writes == written
     # Eight files' 19 rows in fewer Pandera calls than files (how many depends on how far
     # reading ahead got while the first file was written).
     assert sum(calls) == 19 and len(calls) < len(files)
@@ -86,8 +105,10 @@ def test_small_files_checked_together_load_as_each_alone(
     # No UPN in clear anywhere a quarantined row is kept.
     assert not [r for r in together["quarantine_rows"] if upn(171)[1:] in r[2]]
 
-    # The same files, one per run, checked one at a time, into a second warehouse.
+    # The same files, one per run, checked and written one at a time, into a second
+    # warehouse.
     calls.clear()
+    writes.clear()
     alone = wh.with_name("one_by_one.duckdb")
     shutil.copyfile(ref_template, alone)
     shutil.rmtree(imf_env.landing / "outcomes")
@@ -95,7 +116,7 @@ def test_small_files_checked_together_load_as_each_alone(
     for i in range(len(files)):
         _land(imf_env.landing, files[:i + 1])
         assert [f.status for f in ingest("outcomes", alone).files][-1] == "loaded"
-    assert len(calls) == len(files)
+    assert len(calls) == len(writes) == len(files)
     assert contents(alone) == together
     assert query(alone, "SELECT count(*) FROM raw.outcomes") == [(12,)]
 
@@ -174,3 +195,46 @@ def test_many_files_each_named_in_fewer_lines(
         "✓ outcomes: 8 files loaded: 19 rows read, 12 loaded, 7 quarantined",
     ]
     assert refusal.startswith("✗ outcomes/f2b_no_upn.csv refused:") and "upn" in refusal
+
+
+def test_a_file_whose_check_fails_is_refused_and_the_rest_of_its_batch_loads(
+        imf_env: ImfEnv, wh: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """f0, f1 and f6 wait to be written together; checking f1's rows raises a Polars
+    error (as malformed text found part-way would). f1 alone is refused, as unreadable,
+    after f0 and f6 are committed; its bytes are moved to the refused area."""
+    original = validate._contract_failures
+    f1_upns = {upn(n) for n in range(110, 113)}  # as the contract sees them, before HMAC
+
+    def failing(typed: pl.DataFrame, *args: object) -> pl.DataFrame:
+        if f1_upns & set(typed.get_column("upn").to_list()):
+            raise pl.exceptions.ComputeError("cannot check these rows")
+        return original(typed, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(validate, "_contract_failures", failing)
+    files = _files()
+    _land(imf_env.landing, [files[0], files[1], files[6]])
+    summary = ingest("outcomes", wh)
+    assert [(f.file_name, f.status, f.refusal_kind) for f in summary.files] == [
+        ("f0.csv", "loaded", None), ("f1.csv", "refused", "unreadable_file"),
+        ("f6.csv", "loaded", None)]
+    assert query(wh, "SELECT file_name, status, rows_loaded FROM audit.submission_log "
+                     "ORDER BY file_name") == [
+        ("f0.csv", "loaded", 2), ("f1.csv", "refused", 0), ("f6.csv", "loaded", 3)]
+    assert query(wh, "SELECT count(*) FROM raw.outcomes") == [(5,)]
+    assert (imf_env.landing / "_refused" / "outcomes" / "f1.csv").read_bytes() == files[1][1]
+
+
+def test_the_same_bytes_as_a_file_waiting_to_be_written_are_not_loaded_twice(
+        imf_env: ImfEnv, wh: Path) -> None:  # noqa: F811
+    """f0.csv waits to be written when f0_copy.csv (the same bytes) comes: the copy is a
+    duplicate, f0's two rows are loaded once, and both names are remembered."""
+    files = _files()
+    _land(imf_env.landing, [files[0], ("f0_copy.csv", files[0][1]), files[6]])
+    summary = ingest("outcomes", wh)
+    assert [(f.file_name, f.status) for f in summary.files] == [
+        ("f0.csv", "loaded"), ("f0_copy.csv", "duplicate"), ("f6.csv", "loaded")]
+    assert query(wh, "SELECT count(*) FROM raw.outcomes") == [(5,)]
+    assert query(wh, "SELECT file_name FROM audit.submission_log ORDER BY 1") == [
+        ("f0.csv",), ("f6.csv",)]
+    assert query(wh, "SELECT file_name FROM audit.landing_files ORDER BY 1") == [
+        ("f0.csv",), ("f0_copy.csv",), ("f6.csv",)]

@@ -89,3 +89,23 @@ def test_mutated_files_reconcile(workspace: tuple[Path, Path], changes: list[tup
         "UNION ALL BY NAME SELECT * FROM audit.quarantine_rows") for v in r).upper()
     assert not any(u in stored for u in UPNS)
     assert not re.search(r"TRACEBACK", stored)
+
+
+SPACES = st.sampled_from([" ", "\t", "\n", "\r", "\u00a0", "\u2003", "\u3000", "\u200b", "\ufeff"])
+CELL_OR_NULL = st.one_of(st.none(), st.text(SPACES, max_size=3), CELL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(CELL_OR_NULL, min_size=3, max_size=3), min_size=1, max_size=6))
+def test_a_row_has_a_value_exactly_when_one_of_its_cells_has(
+        rows: list[list[str | None]]) -> None:
+    """`any_value` (the cells run together, then stripped) keeps the rows that asking each
+    cell with `cleaned` keeps: spaces of every kind, empty cells and nulls included."""
+    import polars as pl
+
+    from pipelines.ingest.parsers import any_value, cleaned
+
+    frame = pl.DataFrame(rows, schema=dict.fromkeys("abc", pl.String), orient="row")
+    by_cell = frame.select(pl.any_horizontal([cleaned(c).is_not_null() for c in "abc"]))
+    together = frame.select(any_value(["a", "b", "c"]))
+    assert together.to_series().to_list() == by_cell.to_series().to_list()

@@ -112,28 +112,33 @@ def test_new_files_are_read_ahead_and_known_files_not_read(
 
 def test_a_failure_mid_run_leaves_no_working_folder_and_the_loaded_files(
         imf_env: ImfEnv, wh: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    """Writing the second file fails (a full disk, say) while the third is read ahead: the
-    error reaches the caller, the first file stays loaded, the second left no row, and
-    no working folder (each a copy of a file, UPNs in clear) is left behind."""
-    original = pipeline.write_chunk
-    calls = []
+    """Writing fails (a full disk, say) while a file is read ahead: the error reaches the
+    caller, the files committed before stay loaded, the file being written left no row,
+    and no working folder (each a copy of a file, UPNs in clear) is left behind.
 
-    def failing(conn: object, spec: object, submission_id: str, result: object) -> None:
-        calls.append(submission_id)
+    With chunks of three rows, a_first.csv (3 rows) and d_resubmit.csv (2) are small and
+    written together, committed before e_chunks.csv (7 rows, three chunks) is written, and
+    writing e_chunks.csv's first chunk fails."""
+    original = pipeline.write_chunks
+    calls: list[list[str]] = []
+
+    def failing(conn: object, spec: object, results: list[tuple[str, object]]) -> None:
+        calls.append([submission_id for submission_id, _ in results])
         if len(calls) == 2:
             raise OSError(28, "No space left on device")
-        original(conn, spec, submission_id, result)  # type: ignore[arg-type]
+        original(conn, spec, results)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(pipeline, "write_chunk", failing)
+    monkeypatch.setattr(pipeline, "write_chunks", failing)
     _land(imf_env.landing, [FILES[0], FILES[3], FILES[4]])
     with pytest.raises(OSError, match="No space left"):
-        ingest("outcomes", wh)
+        ingest("outcomes", wh, chunk_rows=3)
+    assert [len(c) for c in calls] == [2, 1]
     assert _working_folders(imf_env) == []
     assert not [t for t in threading.enumerate() if t.name.startswith(("imf-read-ahead",
                                                                         "imf-check"))]
-    assert query(wh, "SELECT file_name, status FROM audit.submission_log") == [
-        ("a_first.csv", "loaded")]
-    assert query(wh, "SELECT count(*) FROM raw.outcomes") == [(3,)]
+    assert query(wh, "SELECT file_name, status FROM audit.submission_log ORDER BY 1") == [
+        ("a_first.csv", "loaded"), ("d_resubmit.csv", "loaded")]
+    assert query(wh, "SELECT count(*) FROM raw.outcomes") == [(5,)]
 
 
 @pytest.mark.parametrize(("sizes", "budget", "ahead"), [

@@ -8,6 +8,8 @@ Nothing here evaluates a cell: formulas, paths and SQL are only ever text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from pipelines.ingest.pseudonym import remove_upns_in_text
@@ -27,6 +29,14 @@ _UK_DATE = r"^\d{1,2}/\d{1,2}/\d{4}$"
 def cleaned(name: str) -> pl.Expr:
     text = pl.col(name).str.strip_chars()
     return pl.when(text != "").then(text)
+
+
+def any_value(names: Sequence[str]) -> pl.Expr:
+    """Whether any of the cells holds a value as `cleaned` reads them (not null, not only
+    spaces): the cells run together are more than spaces. The same answer as asking each
+    cell (tests/test_ingest_property.py), ~0.7 ms for a school's file against ~5 ms."""
+    together = pl.concat_str(list(names), ignore_nulls=True).str.strip_chars()
+    return (together != "").fill_null(False)
 
 
 def _integer(name: str) -> tuple[pl.Expr, list[tuple[pl.Expr, str]]]:

@@ -1,11 +1,13 @@
-"""Ingest every new file of one source: load or refuse each, in its own transaction.
+"""Ingest every new file of one source: load or refuse each, whole or not at all.
 
 For each file in `<landing>/<source>/`: skip it if it was seen before (same name, size and
 mtime, or the same bytes under any name); otherwise sniff, read, check and write it inside
-one DuckDB transaction — raw rows, quarantine, submission log, units and supersession —
-so a killed run leaves nothing half-loaded. A file that cannot be loaded is logged as
-refused and moved to `<landing>/_refused/<source>/` with its bytes intact (or kept where it
-is, with the reason logged, if that area is not a real folder inside the landing area).
+a DuckDB transaction — raw rows, quarantine, submission log, units and supersession —
+so a killed run leaves nothing half-loaded. A file gets a transaction of its own, or
+small files (one per school, say) share one (`_Batch`); either way each is in the
+warehouse whole or not at all. A file that cannot be loaded is logged as refused and
+moved to `<landing>/_refused/<source>/` with its bytes intact (or kept where it is, with
+the reason logged, if that area is not a real folder inside the landing area).
 
 Files are read from a private working copy in an `imf-ingest-*` folder beside the warehouse
 (see workdir.py); working folders left by a killed run are removed when ingest starts.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import itertools
 import logging
 import os
 import time
@@ -42,7 +45,7 @@ from pipelines.ingest.files import (
     unchanged,
 )
 from pipelines.ingest.headers import map_header
-from pipelines.ingest.parsers import ROW, cleaned
+from pipelines.ingest.parsers import ROW, any_value
 from pipelines.ingest.pseudonym import Pseudonymiser
 from pipelines.ingest.readers import OVERFLOW, Table, read_csv, read_xlsx
 from pipelines.ingest.reference import load_reference
@@ -51,10 +54,10 @@ from pipelines.ingest.sniff import detect_encoding, sniff_format
 from pipelines.ingest.spec import SourceSpec
 from pipelines.ingest.store import (
     LogEntry,
-    known_file,
+    known_files,
     logged_status,
-    remember_file,
-    write_chunk,
+    remember_files,
+    write_chunks,
     write_log,
     write_units,
 )
@@ -67,8 +70,10 @@ from pipelines.resources.warehouse import WarehouseBusy, writer_lock
 DEFAULT_CHUNK_ROWS = 500_000
 # Chunks smaller than this are checked together (checker.py): enough rows that Pandera's
 # fixed cost per call is small beside its cost per row, few enough that checking a bundle
-# still overlaps writing the one before.
+# still overlaps writing the one before. Files smaller than this are written together
+# (`_Batch`), up to this many rows or BATCH_FILES files a transaction.
 BUNDLE_ROWS = 50_000
+BATCH_FILES = 256
 # Files read ahead: two of any size, and more (up to 64) while they are small, as long as
 # all the files read ahead come to at most READ_AHEAD_BYTES on disk. Small files then
 # reach the checker together, and memory stays bounded whatever order sizes come in (a
@@ -76,6 +81,10 @@ BUNDLE_ROWS = 50_000
 READ_AHEAD_FILES = 2
 MAX_READ_AHEAD_FILES = 64
 READ_AHEAD_BYTES = 8 << 20
+# A file this small is read in one pass and its duplicate keys and chunks taken from
+# memory; a bigger one is streamed twice (the keys, then chunk by chunk), so that memory
+# stays bounded. Each pass is a Polars query costing ~5 ms however small the file.
+WHOLE_FILE_BYTES = 4 << 20
 # Each file loaded gets a line of its own while there are few. With hundreds (one per
 # school), one line every PROGRESS_EVERY_S names the files loaded since the last: a line
 # per school would bury the refusals, and in Dagster each line is an event-log write
@@ -171,16 +180,22 @@ def ingest_files(
     ) as checker:
         run = _Run(spec, landing, conn, workdir, chunk_rows, progress, checker)
         # Files seen before (same name, size and mtime) are skipped without being read, so
-        # only new ones are read ahead. Asked once per file: loading one file never makes
-        # another file's name known.
-        seen = {id(f): known_file(conn, f) for f in files if f.regular}
+        # only new ones are read ahead. Asked once, before any file: loading one file never
+        # makes another file's name known.
+        known = known_files(conn, spec.name)
+        seen = {id(f): known.get((f.name, f.size, f.mtime_ns)) for f in files if f.regular}
         new = [f for f in files if f.regular and seen[id(f)] is None]
         report = _Report(run, len(new))
+
+        def done(file: LandingFile, outcome: FileOutcome) -> None:
+            summary.files.append(outcome)
+            report.done(file, outcome)
+
+        batch = _Batch(run, done)
         with _ReadAhead(run, new) as ahead:
             for file in files:
-                outcome = _ingest_file(run, file, seen.get(id(file)), ahead)
-                summary.files.append(outcome)
-                report.done(file, outcome)
+                _ingest_file(run, file, seen.get(id(file)), ahead, batch)
+            batch.flush()
         report.finish()
     return summary
 
@@ -364,83 +379,228 @@ class _Report:
         self._said_at = time.monotonic()
 
 
-def _ingest_file(run: _Run, file: LandingFile, seen: str | None,
-                 ahead: _ReadAhead) -> FileOutcome:
-    """`seen`: the submission id of the file if it was seen before (`known_file`)."""
-    conn = run.conn
+@dataclass
+class _Settled:
+    """A small file read whole, waiting to be written: its one chunk (if it has rows) and
+    the chunk's check, waited for only when the batch is written, so that the checker can
+    check many such chunks in one go."""
+
+    entry: LogEntry
+    first: tuple[pl.DataFrame, Future[ChunkResult]] | None
+    result: ChunkResult | None = None  # once checked
+    error: Exception | None = None  # the check's, if it raised
+
+    def settle(self) -> None:
+        if self.first is not None:
+            try:
+                self.result = _tally(self.entry, *self.first)
+            except Exception as error:  # refused, or raised again, once the rest are written
+                self.error = error
+            self.first = None  # the chunk as read (UPNs in clear) is not kept
+
+    @property
+    def units(self) -> pl.DataFrame | None:
+        return None if self.result is None else self.result.units
+
+
+class _Batch:
+    """Small files written together: one transaction and one statement per table for up to
+    `BUNDLE_ROWS` rows or `BATCH_FILES` files.
+
+    With one file per school, each file's own transaction (a statement per table, the
+    supersession check, the commit) was most of its ingest: ~24 ms a file (docs/
+    scaling.md). Every decision about a file (seen before? the same bytes as another?
+    refused? changed while read?) is still made file by file, and each file gets the rows
+    it would get in a transaction of its own, so the warehouse ends up the same. Anything
+    else written (a refusal, a duplicate's name, a bigger file) first commits the batch,
+    so files are committed in their order; only a file whose check raises is refused after
+    the rest of its batch is committed. A killed run loses only the batch not yet
+    committed: those files are not in `landing_files`, so the next run reads them again.
+    Outcomes are passed on in file order, a loaded file's once it is committed.
+    """
+
+    def __init__(self, run: _Run, done: Callable[[LandingFile, FileOutcome], None]) -> None:
+        self._run = run
+        self._done = done
+        self._files: list[_Settled] = []
+        self._rows = 0
+        # Every outcome from the first file waiting on (a waiting file's is its _Settled).
+        self._outcomes: list[tuple[LandingFile, FileOutcome | _Settled]] = []
+
+    def __contains__(self, submission_id: str) -> bool:
+        return any(f.entry.submission_id == submission_id for f in self._files)
+
+    def done(self, file: LandingFile, outcome: FileOutcome) -> None:
+        if self._files:
+            self._outcomes.append((file, outcome))
+        else:
+            self._done(file, outcome)
+
+    def add(self, settled: _Settled) -> None:
+        self._files.append(settled)
+        self._rows += 0 if settled.first is None else settled.first[0].height
+        self._outcomes.append((settled.entry.file, settled))
+        if self._rows >= BUNDLE_ROWS or len(self._files) >= BATCH_FILES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write and commit the files waiting, then pass on the outcomes held."""
+        if self._files:
+            for waiting in self._files:
+                waiting.settle()
+            checked = [f for f in self._files if f.error is None]
+            conn = self._run.conn
+            conn.begin()
+            try:
+                write_chunks(conn, self._run.spec, [(f.entry.submission_id, f.result)
+                                                    for f in checked if f.result])
+                _record_loaded(self._run, [(f.entry, f.units) for f in checked])
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            self._files, self._rows = [], 0
+        outcomes, self._outcomes = self._outcomes, []
+        for file, outcome in outcomes:
+            if isinstance(outcome, _Settled):
+                outcome = _loaded(outcome.entry, outcome.units) if outcome.error is None \
+                    else _failed(self._run, file, outcome.entry, outcome.error)
+            self._done(file, outcome)
+
+
+def _ingest_file(run: _Run, file: LandingFile, seen: str | None, ahead: _ReadAhead,
+                 batch: _Batch) -> None:
+    """`seen`: the submission id of the file if it was seen before (`known_files`). The
+    outcome goes to `batch.done`, at once or (a small file loaded) once it is committed."""
     if not file.regular:
+        batch.flush()
         token = f"{file.source}/{file.name}:{file.mtime_ns}".encode()
-        return _refuse(run, file, hashlib.sha256(b"not-a-regular-file:" + token).hexdigest(),
-                       FileRefused("unsafe_path", "it is a link, folder or device, not a "
-                                   "regular file. Copy the file itself into the folder."))
+        batch.done(file, _refuse(
+            run, file, hashlib.sha256(b"not-a-regular-file:" + token).hexdigest(),
+            FileRefused("unsafe_path", "it is a link, folder or device, not a regular file. "
+                        "Copy the file itself into the folder.")))
+        return
     if seen is not None:
-        if logged_status(conn, seen) == "refused":  # a crash came between log and move
+        if logged_status(run.conn, seen) == "refused":  # a crash came between log and move
             _move_refused(run, file, seen)
-        return FileOutcome(file.name, seen, "unchanged")
+        batch.done(file, FileOutcome(file.name, seen, "unchanged"))
+        return
     prepared = ahead.take(file)
     try:
-        return _load_prepared(run, file, prepared)
+        outcome = _load_prepared(run, file, prepared, batch)
     finally:
         prepared.close()  # the working folder is removed however the file ends
+    if outcome is not None:
+        batch.done(file, outcome)
 
 
-def _load_prepared(run: _Run, file: LandingFile, prepared: _Prepared) -> FileOutcome:
+def _load_prepared(run: _Run, file: LandingFile, prepared: _Prepared,
+                   batch: _Batch) -> FileOutcome | None:
+    """The file's outcome, or None when it joined `batch` (see there)."""
     conn = run.conn
     if prepared.found is None:
         error = prepared.error
         if not isinstance(error, OSError) or not (_is_unsafe(error) or _vanished(error, file)):
             raise error or RuntimeError(f"{file.name} was not fingerprinted")
+        batch.flush()
         return _unreadable(run, file, error)
     print_, entry = prepared.found
+    if print_.submission_id in batch:
+        batch.flush()  # so that it is found below: same bytes as a file just loaded
     earlier = logged_status(conn, print_.submission_id)
     if earlier is not None:
+        batch.flush()
         conn.begin()
-        remember_file(conn, file, print_.submission_id)
+        remember_files(conn, [(file, print_.submission_id)])
         conn.commit()
         if earlier == "refused":
             _move_refused(run, file, print_.submission_id)
         run.progress(f"= {run.label(file)}: same bytes as an earlier submission, not loaded again")
         return FileOutcome(file.name, print_.submission_id, "duplicate")
+    try:
+        opened = prepared.opened_or_raise()
+        if _small(opened):
+            if not unchanged(file):
+                return _changing(run, file, entry)
+            batch.add(_Settled(entry, opened.first))
+            return None
+    except Exception as error:
+        batch.flush()
+        return _failed(run, file, entry, error)
+    batch.flush()
     conn.begin()
     try:
-        years = _load(run, prepared.opened_or_raise(), entry)
+        units = _load(run, opened, entry)
         if not unchanged(file):
             conn.rollback()
-            run.progress(f"… {run.label(file)} changed while being read: it will be read on the "
-                         "next run")
-            return FileOutcome(file.name, entry.submission_id, "changing")
-        write_log(conn, entry)
-        remember_file(conn, file, entry.submission_id)
-        update_current(conn, run.spec.name, entry.submission_id)
+            return _changing(run, file, entry)
+        _record_loaded(run, [(entry, units)])
         conn.commit()
-    except FileRefused as refusal:
+    except Exception as error:
         conn.rollback()
-        return _refuse(run, file, entry.submission_id, refusal, entry)
-    except FileChanged:
+        return _failed(run, file, entry, error)
+    except BaseException:
         conn.rollback()
-        run.progress(f"… {run.label(file)} changed while being read: it will be read on the "
-                     "next run")
-        return FileOutcome(file.name, entry.submission_id, "changing")
-    except OSError as error:
-        conn.rollback()
+        raise
+    return _loaded(entry, units)
+
+
+def _small(opened: _Opened) -> bool:
+    """Whether the file is at most one chunk, of fewer than `BUNDLE_ROWS` rows (reading
+    on to find out; a next chunk, if any, is put back)."""
+    if opened.first is not None and opened.first[0].height >= BUNDLE_ROWS:
+        return False
+    following = next(opened.batches, None)
+    if following is None:
+        return True
+    opened.batches = itertools.chain([following], opened.batches)
+    return False
+
+
+def _failed(run: _Run, file: LandingFile, entry: LogEntry, error: Exception) -> FileOutcome:
+    """The outcome of a file whose reading failed part-way, or `error` raised again when it
+    is not the file's doing. Nothing of the file may be in an open transaction."""
+    if isinstance(error, FileRefused):
+        return _refuse(run, file, entry.submission_id, error, entry)
+    if isinstance(error, FileChanged):
+        return _changing(run, file, entry)
+    if isinstance(error, OSError):
         if not (_is_unsafe(error) or _vanished(error, file)):
-            raise
+            raise error
         # Swapped for a link (or a FIFO, or removed) after it was fingerprinted.
         return _unreadable(run, file, error, entry)
-    except (pl.exceptions.PolarsError, UnicodeError) as error:
+    if isinstance(error, (pl.exceptions.PolarsError, UnicodeError)):
         # Malformed text found part-way through (e.g. an unterminated quote).
-        conn.rollback()
         return _refuse(run, file, entry.submission_id, FileRefused(
             "unreadable_file",
             # Only the error's type: Polars messages can quote the file's content (a UPN).
             f"it could not be read as CSV ({type(error).__name__}). "
             "Check it opens in Excel, save it as CSV UTF-8 and send it again.",
         ), entry)
-    except BaseException:
-        conn.rollback()
-        raise
-    return FileOutcome(file.name, entry.submission_id, "loaded", entry.reason, None,
+    raise error
+
+
+def _changing(run: _Run, file: LandingFile, entry: LogEntry) -> FileOutcome:
+    run.progress(f"… {run.label(file)} changed while being read: it will be read on the "
+                 "next run")
+    return FileOutcome(file.name, entry.submission_id, "changing")
+
+
+def _loaded(entry: LogEntry, units: pl.DataFrame | None) -> FileOutcome:
+    years = [] if units is None else sorted(
+        units.get_column("academic_year").unique().to_list())
+    return FileOutcome(entry.file.name, entry.submission_id, "loaded", entry.reason, None,
                        entry.rows_read, entry.rows_loaded, entry.rows_quarantined, years)
+
+
+def _record_loaded(run: _Run, loaded: Sequence[tuple[LogEntry, pl.DataFrame | None]]) -> None:
+    """Log files whose rows are written (each with the units its rows cover, if any),
+    remember them, and rank their schools' units again."""
+    write_units(run.conn, run.spec, [(entry.submission_id, units)
+                                     for entry, units in loaded if units is not None])
+    write_log(run.conn, [entry for entry, _ in loaded])
+    remember_files(run.conn, [(entry.file, entry.submission_id) for entry, _ in loaded])
+    update_current(run.conn, run.spec.name, [entry.submission_id for entry, _ in loaded])
 
 
 def _is_unsafe(error: OSError) -> bool:
@@ -493,13 +653,13 @@ def _refuse(run: _Run, file: LandingFile, submission_id: str, refusal: FileRefus
     reason = f"{run.label(file)} was not loaded: {refusal.message}"
     target = run.landing / "_refused" / file.source / file.name
     run.conn.begin()
-    write_log(run.conn, LogEntry(
+    write_log(run.conn, [LogEntry(
         submission_id, file, str(target), "refused",
         file_format=entry.file_format if entry else None,
         encoding=entry.encoding if entry else None,
         reason=reason, refusal_kind=refusal.kind,
-    ))
-    remember_file(run.conn, file, submission_id)
+    )])
+    remember_files(run.conn, [(file, submission_id)])
     run.conn.commit()
     # Logged first, moved second: if the move never happens, the next run repeats it.
     moved = _move_refused(run, file, submission_id)
@@ -543,13 +703,18 @@ def _open(run: _Run, file: LandingFile, print_: Fingerprint, entry: LogEntry) ->
             )
             .select(ROW, *spec.column_names, OVERFLOW)
             # Rows with no value at all (Excel's trailing ',,,,' lines) hold nothing to load.
-            .filter(pl.any_horizontal(
-                [cleaned(c).is_not_null() for c in [*spec.column_names, OVERFLOW]]))
+            .filter(any_value([*spec.column_names, OVERFLOW]))
         )
-        duplicates = duplicate_rows(
-            body.select(ROW, *spec.duplicate_key).collect(), spec
-        ) if spec.duplicate_key else pl.Series(ROW, [], dtype=pl.Int64)
-        batches = iter(body.collect_batches(chunk_size=run.chunk_rows))
+        batches: Iterator[pl.DataFrame]
+        if file.size <= WHOLE_FILE_BYTES:
+            whole = body.collect()
+            duplicates = duplicate_rows(whole.select(ROW, *spec.duplicate_key), spec)
+            batches = whole.iter_slices(run.chunk_rows)
+        else:  # streamed twice, memory bounded: the duplicate keys, then chunk by chunk
+            duplicates = duplicate_rows(
+                body.select(ROW, *spec.duplicate_key).collect(), spec
+            ) if spec.duplicate_key else pl.Series(ROW, [], dtype=pl.Int64)
+            batches = iter(body.collect_batches(chunk_size=run.chunk_rows))
         chunk = next(batches, None)
         first = None if chunk is None else (chunk, _check(run, chunk, duplicates))
         return _Opened(folder, duplicates, first, batches)
@@ -562,17 +727,24 @@ def _check(run: _Run, chunk: pl.DataFrame, duplicates: pl.Series) -> Future[Chun
     return run.checker.submit(chunk, duplicates)
 
 
-def _load(run: _Run, opened: _Opened, entry: LogEntry) -> list[str]:
-    """Check and write one opened file's rows; fills `entry`; returns its academic years."""
+def _tally(entry: LogEntry, chunk: pl.DataFrame, checked: Future[ChunkResult]) -> ChunkResult:
+    """The chunk's check, waited for, counted in `entry`."""
+    result = checked.result()
+    entry.rows_read += chunk.height
+    entry.rows_loaded += result.good.height
+    entry.rows_quarantined += result.bad_rows.height
+    return result
+
+
+def _load(run: _Run, opened: _Opened, entry: LogEntry) -> pl.DataFrame | None:
+    """Check and write one opened file's rows; fills `entry`; returns the units they cover
+    and the good rows of each (None if the file has no rows)."""
     spec = run.spec
     units: list[pl.DataFrame] = []
 
     def write(chunk: pl.DataFrame, checked: Future[ChunkResult]) -> None:
-        result = checked.result()
-        write_chunk(run.conn, spec, entry.submission_id, result)
-        entry.rows_read += chunk.height
-        entry.rows_loaded += result.good.height
-        entry.rows_quarantined += result.bad_rows.height
+        result = _tally(entry, chunk, checked)
+        write_chunks(run.conn, spec, [(entry.submission_id, result)])
         units.append(result.units)
 
     # A chunk is checked (Polars, Pandera, the HMAC) in the checker thread while this one
@@ -588,8 +760,6 @@ def _load(run: _Run, opened: _Opened, entry: LogEntry) -> list[str]:
     if pending is not None:
         write(*pending)
     if not units:
-        return []
-    covered = units[0] if len(units) == 1 else (
+        return None
+    return units[0] if len(units) == 1 else (
         pl.concat(units).group_by(list(spec.unit_keys)).agg(pl.col("rows_loaded").sum()))
-    write_units(run.conn, spec, entry.submission_id, covered)
-    return sorted(covered.get_column("academic_year").unique().to_list())

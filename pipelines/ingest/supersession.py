@@ -4,10 +4,11 @@
 id, so the order is total). Earlier submissions' rows stay in `raw`; their units get
 `is_current = FALSE` and `superseded_by` = the next submission for that unit.
 
-A new submission can only change the ranking of the units it covers, so after each file
-only the units of its schools are ranked again (`update_current(..., submission_id)`), and
-when no other submission has any unit of those schools (a school's first file, the usual
-case) its units are simply the current ones.
+New submissions can only change the ranking of the units they cover, so after each
+transaction only the units of its submissions' schools are ranked again
+(`update_current(..., submission_ids)`), and when each of those schools has units from
+one submission only (a school's first file, the usual case) those units are simply the
+current ones.
 
 Ranking every unit of the source after every file made ingest quadratic in the number of
 files: with one file per school, as schools' MIS exports arrive, that was the largest
@@ -15,6 +16,8 @@ part of the writing (docs/scaling.md).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import duckdb
 
@@ -32,31 +35,35 @@ _RANKED = """
 """
 
 
-# Every unit of a school the submission covers: a superset of the units whose ranking it can
-# change (a unit is one school's), and a plain semi-join DuckDB pushes into the scan.
-_OF_ITS_SCHOOLS = """AND u.urn IN (SELECT urn FROM audit.submission_units
-                          WHERE source = $source AND submission_id = $submission_id)"""
+# Every unit of a school the submissions cover: a superset of the units whose ranking they
+# can change (a unit is one school's), and a plain semi-join DuckDB pushes into the scan.
+_OF_THEIR_SCHOOLS = """AND u.urn IN (SELECT urn FROM audit.submission_units
+                          WHERE source = $source
+                            AND submission_id IN (SELECT unnest($submission_ids)))"""
 
 
+# Schools of the submissions with units from more than one submission.
 _SHARED_SCHOOLS = f"""
-    SELECT count(*) FROM audit.submission_units AS u
-    WHERE u.source = $source AND u.submission_id <> $submission_id {_OF_ITS_SCHOOLS}"""
+    SELECT count(*) FROM (
+        SELECT u.urn FROM audit.submission_units AS u
+        WHERE u.source = $source {_OF_THEIR_SCHOOLS}
+        GROUP BY u.urn HAVING count(DISTINCT u.submission_id) > 1)"""
 
 
 def update_current(conn: duckdb.DuckDBPyConnection, source: str,
-                   submission_id: str | None = None) -> None:
+                   submission_ids: Sequence[str] | None = None) -> None:
     """Set is_current and superseded_by for the source's units: all of them, or (with
-    `submission_id`, just loaded) those of the schools that submission covers."""
-    params = {"source": source} if submission_id is None \
-        else {"source": source, "submission_id": submission_id}
-    if submission_id is not None:
+    `submission_ids`, just loaded) those of the schools these submissions cover."""
+    params: dict[str, object] = {"source": source}
+    if submission_ids is not None:
+        params["submission_ids"] = list(submission_ids)
         shared = conn.execute(_SHARED_SCHOOLS, params).fetchall()
-        if shared[0][0] == 0:  # ranking alone in every unit: ~1.5 ms against ~6 ms
+        if shared[0][0] == 0:  # each unit ranked alone: ~1.5 ms against ~6 ms
             conn.execute("UPDATE audit.submission_units SET is_current = TRUE, "
                          "superseded_by = NULL WHERE source = $source "
-                         "AND submission_id = $submission_id", params)
+                         "AND submission_id IN (SELECT unnest($submission_ids))", params)
             return
-    ranked = _RANKED.format(narrowing="" if submission_id is None else _OF_ITS_SCHOOLS)
+    ranked = _RANKED.format(narrowing="" if submission_ids is None else _OF_THEIR_SCHOOLS)
     conn.execute(
         f"""
         UPDATE audit.submission_units AS t
