@@ -238,3 +238,26 @@ def test_the_same_bytes_as_a_file_waiting_to_be_written_are_not_loaded_twice(
         ("f0.csv",), ("f6.csv",)]
     assert query(wh, "SELECT file_name FROM audit.landing_files ORDER BY 1") == [
         ("f0.csv",), ("f0_copy.csv",), ("f6.csv",)]
+
+
+def test_files_written_together_may_type_an_all_null_column_differently() -> None:
+    """One file's quarantine values all null (a frame typed Null there), another's text:
+    written in one statement, each row under its own submission id."""
+    import duckdb
+
+    from pipelines.ingest.store import write_chunks
+    from pipelines.ingest.tables import ensure_tables
+    from pipelines.sources.specs import SPECS
+
+    def failures(values: list[str | None]) -> ChunkResult:
+        frame = pl.DataFrame({ROW: [2] * len(values), "column_name": ["upn"] * len(values),
+                              "rule": ["required"] * len(values), "value": values})
+        return ChunkResult(pl.DataFrame(), frame, pl.DataFrame(), pl.DataFrame())
+
+    conn = duckdb.connect()
+    ensure_tables(conn, SPECS["outcomes"])
+    assert failures([None]).failures.schema["value"] == pl.Null
+    write_chunks(conn, SPECS["outcomes"], [("s1", failures([None])), ("s2", failures(["x"]))])
+    assert conn.execute("SELECT submission_id, source, row_number, value FROM audit.quarantine "
+                        "ORDER BY 1").fetchall() == [("s1", "outcomes", 2, None),
+                                                     ("s2", "outcomes", 2, "x")]

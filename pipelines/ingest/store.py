@@ -48,8 +48,10 @@ def _insert_frames(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequenc
     if len(frames) == 1:  # a constant: a column of positions costs ~25 ms per 500k rows
         frame, submission_id = frames[0][1], "$submission_ids[1]"
     else:  # the position of its frame: 1, 2, ...
+        # Relaxed: a column all null in one file's frame may be typed Null there; the
+        # INSERT casts every value to the table's type either way.
         frame = pl.concat([f.with_columns(pl.lit(i, pl.UInt32).alias("_submission"))
-                           for i, (_, f) in enumerate(frames, start=1)])
+                           for i, (_, f) in enumerate(frames, start=1)], how="vertical_relaxed")
         submission_id = "$submission_ids[_submission]"
     conn.register("_ingest_frame", frame.to_arrow())
     try:
