@@ -53,13 +53,18 @@ def _insert_frames(conn: duckdb.DuckDBPyConnection, table: str, columns: Sequenc
         frame = pl.concat([f.with_columns(pl.lit(i, pl.UInt32).alias("_submission"))
                            for i, (_, f) in enumerate(frames, start=1)], how="vertical_relaxed")
         submission_id = "$submission_ids[_submission]"
+    _insert_from(conn, frame,
+                 f"INSERT INTO {table} ({', '.join(columns)}) "
+                 f"SELECT {select.format(submission_id=submission_id)} FROM _ingest_frame",
+                 {"submission_ids": [submission_id for submission_id, _ in frames], **params})
+
+
+def _insert_from(conn: duckdb.DuckDBPyConnection, frame: pl.DataFrame, insert: str,
+                 params: dict[str, object] | None = None) -> None:
+    """Run `insert`, which reads `frame` as `_ingest_frame`."""
     conn.register("_ingest_frame", frame.to_arrow())
     try:
-        conn.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) "
-            f"SELECT {select.format(submission_id=submission_id)} FROM _ingest_frame",
-            {"submission_ids": [submission_id for submission_id, _ in frames], **params},
-        )
+        conn.execute(insert, params)
     finally:
         conn.unregister("_ingest_frame")
 
@@ -103,11 +108,8 @@ def _insert_rows(conn: duckdb.DuckDBPyConnection, table: str,
     rows took ~100 ms, as a frame ~8 ms); DuckDB casts each column to the table's type."""
     if not rows:
         return
-    conn.register("_ingest_rows", pl.DataFrame(rows, infer_schema_length=None).to_arrow())
-    try:
-        conn.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_rows")
-    finally:
-        conn.unregister("_ingest_rows")
+    _insert_from(conn, pl.DataFrame(rows, infer_schema_length=None),
+                 f"INSERT INTO {table} BY NAME SELECT * FROM _ingest_frame")
 
 
 def write_log(conn: duckdb.DuckDBPyConnection, entries: Sequence[LogEntry]) -> None:
