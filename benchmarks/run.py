@@ -105,6 +105,36 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _stamped(entry: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
+    """A section of results.json with the commit it was measured on: a run of some scales
+    only keeps the other sections from earlier runs, maybe of other code."""
+    return {**entry, "commit": machine.get("git_commit"), "dirty": machine.get("git_dirty")}
+
+
+def _commit_cell(entry: dict[str, Any], machine: dict[str, Any]) -> str:
+    """The commit a scale was measured on, for a table cell; in bold when it is not this
+    file's."""
+    if not entry:
+        return "-"
+    commit = entry.get("commit")
+    if not commit:
+        return "not recorded"
+    return commit if commit == machine.get("git_commit") else f"**{commit}**"
+
+
+def _provenance(entry: dict[str, Any], machine: dict[str, Any]) -> str:
+    """'measured <when> on commit <c>', and whether that is not this file's commit."""
+    when = entry.get("measured_at") or "at an unrecorded time"
+    commit = entry.get("commit")
+    if not commit:
+        return f"measured {when}, commit not recorded (before sections recorded theirs)"
+    text = f"measured {when} on commit {commit}" + (
+        " with uncommitted changes" if entry.get("dirty") else "")
+    if commit != machine.get("git_commit"):
+        text += " (**an earlier commit than this file's**)"
+    return text
+
+
 def _median(values: list[float]) -> float | None:
     clean = [v for v in values if v is not None]
     return statistics.median(clean) if clean else None
@@ -1082,7 +1112,7 @@ def _verdict(value: float | None, limit: float, failed: bool = False) -> str:
     return "met" if value <= limit else "**not met**"
 
 
-def _layout_lines(layouts: dict[str, Any] | None) -> list[str]:
+def _layout_lines(layouts: dict[str, Any] | None, machine: dict[str, Any]) -> list[str]:
     if not layouts:
         return []
     lines = [
@@ -1093,7 +1123,8 @@ def _layout_lines(layouts: dict[str, Any] | None) -> list[str]:
         "voice as generated (one file per source) and split into one file per school, as "
         "schools' MIS exports would arrive. Each layout ingested into a new warehouse "
         "(reference tables only) by `ingest_files`, without Dagster, each source timed; "
-        f"the layouts alternated, medians of {layouts['repeats']}.",
+        f"the layouts alternated, medians of {layouts['repeats']}; "
+        f"{_provenance(layouts, machine)}.",
         "",
         "| source | layout | files | rows | ingest s | ms per file | x one file |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -1128,28 +1159,38 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        "| target | limit | measured (median) | verdict |",
-        "|---|---|---|---|",
+        "| target | limit | measured (median) | verdict | commit |",
+        "|---|---|---|---|---|",
     ]
     nat = scales.get("national", {}).get("median", {})
     la = scales.get("la", {}).get("median", {})
     nat_failed = bool(scales.get("national", {}).get("failed"))
     la_failed = bool(scales.get("la", {}).get("failed"))
     nat_peak_gib = nat["peak_rss"] / 2**30 if nat.get("peak_rss") else None
+
+    def commit(scale: str) -> str:
+        return _commit_cell(scales.get(scale, {}), machine)
+
     lines += [
         f"| national, one year: pipeline ÷ floor | ≤ {TARGETS['national_floor_ratio']:.0f}x | "
         f"{_s(nat.get('ratio_to_floor'))}x ({_s(nat.get('total_s'))} s vs "
         f"{_s(nat.get('floor_count_s'))} s) | "
-        f"{_verdict(nat.get('ratio_to_floor'), TARGETS['national_floor_ratio'], nat_failed)} |",
+        f"{_verdict(nat.get('ratio_to_floor'), TARGETS['national_floor_ratio'], nat_failed)} "
+        f"| {commit('national')} |",
         f"| national, one year: peak memory | ≤ {TARGETS['national_peak_gib']:.0f} GiB | "
         f"{_gib(nat.get('peak_rss'))} GiB | "
-        f"{_verdict(nat_peak_gib, TARGETS['national_peak_gib'], nat_failed)} |",
+        f"{_verdict(nat_peak_gib, TARGETS['national_peak_gib'], nat_failed)} "
+        f"| {commit('national')} |",
         f"| la (Kent, 3 years): whole pipeline | ≤ {TARGETS['la_total_s']:.0f} s | "
         f"{_s(la.get('total_s'))} s | "
-        f"{_verdict(la.get('total_s'), TARGETS['la_total_s'], la_failed)} |",
+        f"{_verdict(la.get('total_s'), TARGETS['la_total_s'], la_failed)} | {commit('la')} |",
         f"| la: incremental after one resubmission | ≤ {TARGETS['incremental_percent']:.0f}% "
         f"of full | {_s(la.get('incremental_percent'))}% ({_s(la.get('incremental_s'))} s) | "
-        f"{_verdict(la.get('incremental_percent'), TARGETS['incremental_percent'])} |",
+        f"{_verdict(la.get('incremental_percent'), TARGETS['incremental_percent'])} "
+        f"| {commit('la')} |",
+        "",
+        "*commit*: the code each scale was last measured on; a run of some scales keeps the "
+        "others' figures from earlier runs (see the per-scale notes at the end).",
         "",
         "## Whole pipeline against the floor",
         "",
@@ -1161,8 +1202,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         "| scale | rows | files | MiB | floor s | floor (all cols) s | pipeline s | x floor "
         "| ingest | contracts | models | audit | publish | other | Dagster | peak GiB "
-        "| rows/s | repeats |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| rows/s | repeats | commit |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name in ("demo", "la", "national", *sorted(set(scales) - set(SCALES))):
         if name not in scales:
@@ -1177,7 +1218,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| {_s(m.get('ratio_to_floor'))} | "
             + " | ".join(_s(st.get(s), 2) for s in STAGES)
             + f" | {_s(m.get('dagster_overhead_s'), 2)} | {_gib(m.get('peak_rss'))} "
-            f"| {_s(m.get('rows_per_s'), 0)} | {entry['repeats']} |"
+            f"| {_s(m.get('rows_per_s'), 0)} | {entry['repeats']} "
+            f"| {_commit_cell(entry, machine)} |"
         )
     incs = [(n, scales[n]) for n in ("demo", "la", "national") if "incremental_s" in
             scales.get(n, {}).get("median", {})]
@@ -1213,12 +1255,14 @@ def render_markdown(results: dict[str, Any]) -> str:
                 + f" | {_s(_median([r['incremental']['dagster_overhead_s'] for r in runs]), 2)}"
                 f" | {check} |"
             )
-    lines += _layout_lines(results.get("file_layouts"))
+    lines += _layout_lines(results.get("file_layouts"), machine)
     overhead = results.get("overhead")
     if overhead:
         lines += [
             "",
             "## Dagster's own overhead",
+            "",
+            f"Measured{_provenance(overhead, machine).removeprefix('measured')}.",
             "",
             "| measure | seconds |",
             "|---|---:|",
@@ -1289,6 +1333,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"## Profile ({name}: one extra run under cProfile, {_s(profile.get('total_s'))} s "
             "with the profiler on; not in the medians)",
             "",
+            f"Measured{_provenance(profile, machine).removeprefix('measured')}.",
+            "",
             f"`{profile['pstats']}` (open with `python -m pstats`). "
             + (f"Contracts (`pipelines/ingest/validate.py`, `sources/*/contract.py`) took "
                f"{_s(profile['contracts_cum_s'], 2)} s of {_s(profile['ingest_cum_s'], 2)} s "
@@ -1321,7 +1367,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         la_avg = entry.get("load_average_start")
         lines.append(
             f"- **{name}**: generated with {entry['params']} in "
-            f"{_s(entry.get('generation_s'))} s; measured {entry.get('measured_at')}; "
+            f"{_s(entry.get('generation_s'))} s; {_provenance(entry, machine)}; "
             f"load average {la_avg[0] if la_avg else '?'} → "
             f"{(entry.get('load_average_end') or ['?'])[0]}; repeats {entry['repeats']}."
         )
@@ -1395,18 +1441,20 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = TARGETS
     if not args.skip_overhead:
         say("Dagster overhead")
-        results["overhead"] = {**measure_overhead(env), "measured_at": _now_iso()}
+        results["overhead"] = _stamped({**measure_overhead(env), "measured_at": _now_iso()},
+                                       results["machine"])
     results.setdefault("scales", {})
     for scale in scales:
         repeats = DEFAULT_REPEATS[scale] if args.repeats is None else args.repeats
         summary, profile = run_scale(scale, repeats, args.regenerate, args.profile, say)
         if summary:
-            results["scales"][scale] = summary
+            results["scales"][scale] = _stamped(summary, results["machine"])
         if profile:
-            results.setdefault("profiles", {})[scale] = profile
+            results.setdefault("profiles", {})[scale] = _stamped(profile, results["machine"])
         if scale == "la" and not args.skip_layouts:
             landing, _ = ensure_landing(scale, regenerate=False)
-            results["file_layouts"] = measure_layouts(landing, DEFAULT_REPEATS["la"], say)
+            results["file_layouts"] = _stamped(
+                measure_layouts(landing, DEFAULT_REPEATS["la"], say), results["machine"])
         # Written after every scale so a long national run never loses the earlier ones.
         RESULTS_JSON.write_text(json.dumps(results, indent=1, default=str) + "\n")
         RESULTS_MD.write_text(render_markdown(results))

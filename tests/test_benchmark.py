@@ -82,6 +82,32 @@ def test_results_render_without_every_scale(bench: ModuleType) -> None:
     assert "not measured" in text and "Caveat" in text
 
 
+def test_each_scale_says_which_commit_it_was_measured_on(bench: ModuleType) -> None:
+    """A run of some scales keeps the others' figures: the file says which code each was
+    measured on, and marks one older than its header's commit."""
+    machine = {"git_commit": "new1234", "git_dirty": False}
+    median = {"total_s": 40.0, "floor_count_s": 1.0, "ratio_to_floor": 40.0,
+              "stages_s": {}, "peak_rss": 2**30}
+    def scale(**stamp: object) -> dict[str, object]:
+        return {"landing": {"rows": 1, "files": 1, "bytes": 1}, "median": median,
+                "repeats": 1, "params": {"scale": "x"}, "runs": [],
+                "measured_at": "2026-11-30T00:00:00+00:00",
+                **stamp}
+    measured_now = bench._stamped(scale(), machine)
+    assert (measured_now["commit"], measured_now["dirty"]) == ("new1234", False)
+    text = bench.render_markdown({"machine": machine, "scales": {
+        "demo": measured_now,
+        "la": scale(commit="old5678", dirty=False),
+        "national": scale()}})
+    rows = {line.split(" | ")[0]: line for line in text.splitlines()
+            if line.startswith(("| demo |", "| la |", "| national |"))}
+    assert rows["| demo"].endswith("| new1234 |")
+    assert rows["| la"].endswith("| **old5678** |")
+    assert rows["| national"].endswith("| not recorded |")
+    assert "measured 2026-11-30T00:00:00+00:00 on commit old5678 (**an earlier commit" in text
+    assert "measured 2026-11-30T00:00:00+00:00 on commit new1234;" in text
+
+
 def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Path) -> None:
     """The results files are the benchmark's own output; anything else tracked counts."""
     import subprocess
@@ -123,6 +149,6 @@ def test_layouts_split_one_file_per_school_and_render_per_file_cost(
     measured = {"year": "2025-26", "repeats": 3, "sources": {"outcomes": {
         "one file": {"files": 1, "rows": 3, "s": 1.5},
         "one per school": {"files": 2, "rows": 3, "s": 3.0}}}}
-    table = bench._layout_lines(measured)
+    table = bench._layout_lines(measured, {"git_commit": "abc1234"})
     assert "| outcomes | one per school | 2 | 3 | 3.00 | 1500.0 | 2.0 |" in table
     assert "| outcomes | one file | 1 | 3 | 1.50 | 1500.0 | 1.0 |" in table
