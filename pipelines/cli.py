@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -108,6 +108,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return cmd_run(args)
 
 
+def absolute_paths(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
+    """`environ` with the IMF_* paths made absolute against `cwd`, where the user typed
+    the command: `imf ui` runs Dagster from another folder, and `imf run` reads a relative
+    path against the folder it was started in."""
+    paths = {"IMF_LANDING_DIR", "IMF_WAREHOUSE", "IMF_PUBLISH_DIR"}
+    return {key: str(cwd / value) if key in paths and value.strip() else value
+            for key, value in environ.items()}
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """`dagster dev` for this code location on 127.0.0.1, on the instance `imf run` uses.
 
@@ -115,18 +124,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
     show in both. `dagster dev` also runs the daemon, which the sensors, schedules and
     the run queue need. Only 127.0.0.1: the UI can start runs and shows data paths.
     """
-    home = Path(os.environ["DAGSTER_HOME"])
+    home = Path(os.environ["DAGSTER_HOME"]).resolve()
     if not (home / "dagster.yaml").exists():
         _say(f"Note: {home} has no dagster.yaml, so Dagster's defaults apply (no run queue "
              "limit). Link the repository's dagster.yaml there to queue runs one at a time.")
     command = [
         sys.executable, "-m", "dagster", "dev",
-        "-m", "pipelines.definitions",
+        "-m", "pipelines.definitions", "--working-directory", str(REPO_ROOT),
         "--host", "127.0.0.1", "--port", str(args.port),
     ]
     _say(f"Dagster UI on http://127.0.0.1:{args.port} (instance {home}). Ctrl-C stops it.")
     # Links in run-failure summaries point at this UI (read by the code server).
-    child_env = {**os.environ, "IMF_UI_URL": f"http://127.0.0.1:{args.port}"}
+    child_env = {**absolute_paths(os.environ, Path.cwd()), "DAGSTER_HOME": str(home),
+                 "IMF_UI_URL": f"http://127.0.0.1:{args.port}"}
     # `dagster dev` runs in a process group of its own and hears a stop signal from this
     # process only, once. Signalled directly along with its code server (a terminal's
     # Ctrl-C, `kill` of a group, a service manager), the code server stops first and
@@ -147,7 +157,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     # `dagster dev` maps SIGTERM onto its SIGINT handling, so it would ignore both.
     previous = {s: signal.signal(s, _pass_on) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        child = subprocess.Popen(command, cwd=REPO_ROOT, env=child_env, process_group=0,
+        # Started in DAGSTER_HOME: from any other folder holding a dagster.yaml (the
+        # repository's), `dagster dev` warns that that file "will not be used", which
+        # reads as if the run queue were not configured (DAGSTER_HOME's is a link to it).
+        child = subprocess.Popen(command, cwd=home, env=child_env, process_group=0,
                                  preexec_fn=_stopped_with(os.getpid()))
         for signum in early:
             child.send_signal(signum)

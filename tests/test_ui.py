@@ -238,6 +238,9 @@ def test_imf_ui_serves_the_code_location(ui) -> None:
         "landing_files", "models_then_publish", "run_failure_summary"
     }
     assert f"Dagster UI on http://127.0.0.1:{port}" in log.read_text()
+    # Started where the instance's dagster.yaml is, `dagster dev` does not claim that
+    # the repository's dagster.yaml "will not be used".
+    assert "Found a dagster instance configuration" not in log.read_text()
 
     # Stopped by its process group id, with SIGTERM alone.
     stopped.append(_stop(proc))
