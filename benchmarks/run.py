@@ -105,33 +105,37 @@ def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _code_commit(machine: dict[str, Any]) -> str | None:
+    return machine.get("code_commit") or machine.get("git_commit")
+
+
 def _stamped(entry: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
-    """A section of results.json with the commit it was measured on: a run of some scales
-    only keeps the other sections from earlier runs, maybe of other code."""
-    return {**entry, "commit": machine.get("git_commit"), "dirty": machine.get("git_dirty")}
+    """A section of results.json with the code it was measured on (the latest commit that
+    changed code): a run of some scales keeps the other sections from earlier runs."""
+    return {**entry, "commit": _code_commit(machine), "dirty": machine.get("git_dirty")}
 
 
 def _commit_cell(entry: dict[str, Any], machine: dict[str, Any]) -> str:
-    """The commit a scale was measured on, for a table cell; in bold when it is not this
-    file's."""
+    """The code commit a scale was measured on, for a table cell; in bold when it is not
+    the code this file was last written with."""
     if not entry:
         return "-"
     commit = entry.get("commit")
     if not commit:
         return "not recorded"
-    return commit if commit == machine.get("git_commit") else f"**{commit}**"
+    return commit if commit == _code_commit(machine) else f"**{commit}**"
 
 
 def _provenance(entry: dict[str, Any], machine: dict[str, Any]) -> str:
-    """'measured <when> on commit <c>', and whether that is not this file's commit."""
+    """'measured <when> on commit <c>', and whether that is older code than this file's."""
     when = entry.get("measured_at") or "at an unrecorded time"
     commit = entry.get("commit")
     if not commit:
         return f"measured {when}, commit not recorded (before sections recorded theirs)"
     text = f"measured {when} on commit {commit}" + (
         " with uncommitted changes" if entry.get("dirty") else "")
-    if commit != machine.get("git_commit"):
-        text += " (**an earlier commit than this file's**)"
+    if commit != _code_commit(machine):
+        text += " (**older code than this file's**)"
     return text
 
 
@@ -1078,19 +1082,32 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": packages,
         "git_commit": git("rev-parse", "--short", "HEAD"),
+        "code_commit": last_code_commit(REPO_ROOT),
         "git_dirty": uncommitted_changes(REPO_ROOT),
     }
 
 
+# What is not code for the figures: the results files (this script's own output, so a
+# run after another, national then demo/la, finds them changed) and the documentation.
+_NOT_CODE = (":(exclude)benchmarks/results.md", ":(exclude)benchmarks/results.json",
+             ":(exclude)docs", ":(exclude)*.md")
+
+
 def uncommitted_changes(root: Path) -> bool:
-    """Whether tracked files under `root` differ from the commit, apart from the results
-    files: they are this script's own output, so a run after another (national, then
-    demo/la) finds them changed, which says nothing about the code measured."""
+    """Whether tracked files under `root` other than `_NOT_CODE` differ from the commit."""
     done = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
-         ":(exclude)benchmarks/results.md", ":(exclude)benchmarks/results.json"],
+        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *_NOT_CODE],
         cwd=root, capture_output=True, text=True, check=True)
     return bool(done.stdout.strip())
+
+
+def last_code_commit(root: Path) -> str:
+    """The latest commit that changed anything but `_NOT_CODE`: the code a figure was
+    measured on, unchanged by the commits of results and documentation that follow."""
+    done = subprocess.run(
+        ["git", "log", "-1", "--format=%h", "--", ".", *_NOT_CODE],
+        cwd=root, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
 
 
 # ───────────────────────────── results.md ─────────────────────────────────────────────
@@ -1152,6 +1169,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{machine.get('os')}, Python {machine.get('python')}; "
         + ", ".join(f"{k} {v}" for k, v in machine.get("packages", {}).items())
         + f". Commit {machine.get('git_commit')}"
+        + (f" (code last changed in {machine['code_commit']})"
+           if machine.get("code_commit") not in (None, machine.get("git_commit")) else "")
         + (" with uncommitted changes" if machine.get("git_dirty") else "")
         + f"; last updated {machine.get('date')}.",
         "",
@@ -1189,8 +1208,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"{_verdict(la.get('incremental_percent'), TARGETS['incremental_percent'])} "
         f"| {commit('la')} |",
         "",
-        "*commit*: the code each scale was last measured on; a run of some scales keeps the "
-        "others' figures from earlier runs (see the per-scale notes at the end).",
+        "*commit*: the code each scale was last measured on (the latest commit that changed "
+        "code; in bold when older than the code this file was written with). A run of some "
+        "scales keeps the others' figures from earlier runs (see the per-scale notes at the "
+        "end).",
         "",
         "## Whole pipeline against the floor",
         "",

@@ -85,7 +85,8 @@ def test_results_render_without_every_scale(bench: ModuleType) -> None:
 def test_each_scale_says_which_commit_it_was_measured_on(bench: ModuleType) -> None:
     """A run of some scales keeps the others' figures: the file says which code each was
     measured on, and marks one older than its header's commit."""
-    machine = {"git_commit": "new1234", "git_dirty": False}
+    # The file is written at a documentation-only commit after the code's.
+    machine = {"git_commit": "docs999", "code_commit": "new1234", "git_dirty": False}
     median = {"total_s": 40.0, "floor_count_s": 1.0, "ratio_to_floor": 40.0,
               "stages_s": {}, "peak_rss": 2**30}
     def scale(**stamp: object) -> dict[str, object]:
@@ -104,7 +105,8 @@ def test_each_scale_says_which_commit_it_was_measured_on(bench: ModuleType) -> N
     assert rows["| demo"].endswith("| new1234 |")
     assert rows["| la"].endswith("| **old5678** |")
     assert rows["| national"].endswith("| not recorded |")
-    assert "measured 2026-11-30T00:00:00+00:00 on commit old5678 (**an earlier commit" in text
+    assert "measured 2026-11-30T00:00:00+00:00 on commit old5678 (**older code" in text
+    assert "Commit docs999 (code last changed in new1234)" in text
     assert "measured 2026-11-30T00:00:00+00:00 on commit new1234;" in text
 
 
@@ -127,8 +129,41 @@ def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Pat
     (tmp_path / "benchmarks" / "results.json").write_text("after\n")
     (tmp_path / "notes.txt").write_text("untracked\n")
     assert not bench.uncommitted_changes(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "guide.md").write_text("a figure quoted\n")
+    git("add", "docs")
+    assert not bench.uncommitted_changes(tmp_path)
     (tmp_path / "pipelines.py").write_text("after\n")
     assert bench.uncommitted_changes(tmp_path)
+
+
+def test_the_code_commit_skips_results_and_documentation(bench: ModuleType,
+                                                         tmp_path: Path) -> None:
+    """Figures are stamped with the last commit that changed code: the commit of the
+    results and the guide that quote them must not make them look like older code."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                              cwd=tmp_path, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    git("init", "-q")
+    (tmp_path / "pipelines.py").write_text("code\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "code")
+    code = git("rev-parse", "--short", "HEAD")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "results.json").write_text("{}\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "scaling.md").write_text("figures\n")
+    (tmp_path / "README.md").write_text("readme\n")
+    git("add", ".")
+    git("commit", "-q", "-m", "results and docs")
+    assert bench.last_code_commit(tmp_path) == code
+    (tmp_path / "pipelines.py").write_text("changed\n")
+    git("commit", "-q", "-am", "more code")
+    assert bench.last_code_commit(tmp_path) == git("rev-parse", "--short", "HEAD") != code
 
 
 def test_layouts_split_one_file_per_school_and_render_per_file_cost(
