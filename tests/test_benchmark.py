@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
@@ -84,16 +85,17 @@ def test_results_render_without_every_scale(bench: ModuleType) -> None:
 
 def test_each_scale_says_which_commit_it_was_measured_on(bench: ModuleType) -> None:
     """A run of some scales keeps the others' figures: the file says which code each was
-    measured on, and marks one older than its header's commit."""
+    measured on, and marks one older than the code it was written with."""
     # The file is written at a documentation-only commit after the code's.
     machine = {"git_commit": "docs999", "code_commit": "new1234", "git_dirty": False}
     median = {"total_s": 40.0, "floor_count_s": 1.0, "ratio_to_floor": 40.0,
               "stages_s": {}, "peak_rss": 2**30}
+
     def scale(**stamp: object) -> dict[str, object]:
         return {"landing": {"rows": 1, "files": 1, "bytes": 1}, "median": median,
                 "repeats": 1, "params": {"scale": "x"}, "runs": [],
-                "measured_at": "2026-11-30T00:00:00+00:00",
-                **stamp}
+                "measured_at": "2026-11-30T00:00:00+00:00", **stamp}
+
     measured_now = bench._stamped(scale(), machine)
     assert (measured_now["commit"], measured_now["dirty"]) == ("new1234", False)
     text = bench.render_markdown({"machine": machine, "scales": {
@@ -110,13 +112,17 @@ def test_each_scale_says_which_commit_it_was_measured_on(bench: ModuleType) -> N
     assert "measured 2026-11-30T00:00:00+00:00 on commit new1234;" in text
 
 
-def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Path) -> None:
-    """The results files are the benchmark's own output; anything else tracked counts."""
-    import subprocess
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                          cwd=root, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
 
-    def git(*args: str) -> None:
-        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                       cwd=tmp_path, check=True, capture_output=True)
+
+def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Path) -> None:
+    """The results files are the benchmark's own output and the docs only quote them;
+    anything else tracked counts."""
+    def git(*args: str) -> str:
+        return _git(tmp_path, *args)
 
     (tmp_path / "benchmarks").mkdir()
     for name in ("benchmarks/results.md", "benchmarks/results.json", "pipelines.py"):
@@ -141,12 +147,8 @@ def test_the_code_commit_skips_results_and_documentation(bench: ModuleType,
                                                          tmp_path: Path) -> None:
     """Figures are stamped with the last commit that changed code: the commit of the
     results and the guide that quote them must not make them look like older code."""
-    import subprocess
-
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                              cwd=tmp_path, check=True, capture_output=True,
-                              text=True).stdout.strip()
+        return _git(tmp_path, *args)
 
     git("init", "-q")
     (tmp_path / "pipelines.py").write_text("code\n")
