@@ -1088,9 +1088,10 @@ def machine_info() -> dict[str, Any]:
 
 
 # What is not code for the figures: the results files (this script's own output, so a
-# run after another, national then demo/la, finds them changed) and the documentation.
+# run after another, national then demo/la, finds them changed), the documentation and
+# the tests (the benchmark runs none of them).
 _NOT_CODE = (":(exclude)benchmarks/results.md", ":(exclude)benchmarks/results.json",
-             ":(exclude)docs", ":(exclude)*.md")
+             ":(exclude)docs", ":(exclude)*.md", ":(exclude)tests")
 
 
 def uncommitted_changes(root: Path) -> bool:

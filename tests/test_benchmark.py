@@ -143,10 +143,11 @@ def test_only_code_changes_count_as_uncommitted(bench: ModuleType, tmp_path: Pat
     assert bench.uncommitted_changes(tmp_path)
 
 
-def test_the_code_commit_skips_results_and_documentation(bench: ModuleType,
-                                                         tmp_path: Path) -> None:
-    """Figures are stamped with the last commit that changed code: the commit of the
-    results and the guide that quote them must not make them look like older code."""
+def test_the_code_commit_skips_results_documentation_and_tests(bench: ModuleType,
+                                                                tmp_path: Path) -> None:
+    """Figures are stamped with the last commit that changed code the benchmark runs: the
+    commit of the results, the guide that quotes them or a test must not make them look
+    like older code."""
     def git(*args: str) -> str:
         return _git(tmp_path, *args)
 
@@ -160,8 +161,10 @@ def test_the_code_commit_skips_results_and_documentation(bench: ModuleType,
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "scaling.md").write_text("figures\n")
     (tmp_path / "README.md").write_text("readme\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("def test_x() -> None: ...\n")
     git("add", ".")
-    git("commit", "-q", "-m", "results and docs")
+    git("commit", "-q", "-m", "results, docs and tests")
     assert bench.last_code_commit(tmp_path) == code
     (tmp_path / "pipelines.py").write_text("changed\n")
     git("commit", "-q", "-am", "more code")
