@@ -115,15 +115,19 @@ def _stamped(entry: dict[str, Any], machine: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "commit": _code_commit(machine), "dirty": machine.get("git_dirty")}
 
 
+def _older(entry: dict[str, Any], machine: dict[str, Any]) -> bool:
+    """Whether a section was measured on other code than this file was written with."""
+    return entry.get("commit") != _code_commit(machine)
+
+
 def _commit_cell(entry: dict[str, Any], machine: dict[str, Any]) -> str:
-    """The code commit a scale was measured on, for a table cell; in bold when it is not
-    the code this file was last written with."""
+    """The code commit a scale was measured on, for a table cell; in bold when older."""
     if not entry:
         return "-"
     commit = entry.get("commit")
     if not commit:
         return "not recorded"
-    return commit if commit == _code_commit(machine) else f"**{commit}**"
+    return f"**{commit}**" if _older(entry, machine) else commit
 
 
 def _provenance(entry: dict[str, Any], machine: dict[str, Any]) -> str:
@@ -134,7 +138,7 @@ def _provenance(entry: dict[str, Any], machine: dict[str, Any]) -> str:
         return f"measured {when}, commit not recorded (before sections recorded theirs)"
     text = f"measured {when} on commit {commit}" + (
         " with uncommitted changes" if entry.get("dirty") else "")
-    if commit != _code_commit(machine):
+    if _older(entry, machine):
         text += " (**older code than this file's**)"
     return text
 
@@ -1063,10 +1067,6 @@ def machine_info() -> dict[str, Any]:
                 cpu = line.split(":", 1)[1].strip()
                 break
 
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
-
     packages = {}
     for name in ("dagster", "dagster-postgres", "duckdb", "polars", "pandera",
                  "great-expectations", "pyarrow"):
@@ -1081,7 +1081,7 @@ def machine_info() -> dict[str, Any]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "packages": packages,
-        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "git_commit": _git(REPO_ROOT, "rev-parse", "--short", "HEAD"),
         "code_commit": last_code_commit(REPO_ROOT),
         "git_dirty": uncommitted_changes(REPO_ROOT),
     }
@@ -1094,21 +1094,22 @@ _NOT_CODE = (":(exclude)benchmarks/results.md", ":(exclude)benchmarks/results.js
              ":(exclude)docs", ":(exclude)*.md", ":(exclude)tests")
 
 
+def _git(root: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                          check=True)
+    return done.stdout.strip()
+
+
 def uncommitted_changes(root: Path) -> bool:
     """Whether tracked files under `root` other than `_NOT_CODE` differ from the commit."""
-    done = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *_NOT_CODE],
-        cwd=root, capture_output=True, text=True, check=True)
-    return bool(done.stdout.strip())
+    return bool(_git(root, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                     *_NOT_CODE))
 
 
 def last_code_commit(root: Path) -> str:
     """The latest commit that changed anything but `_NOT_CODE`: the code a figure was
     measured on, unchanged by the commits of results and documentation that follow."""
-    done = subprocess.run(
-        ["git", "log", "-1", "--format=%h", "--", ".", *_NOT_CODE],
-        cwd=root, capture_output=True, text=True, check=True)
-    return done.stdout.strip()
+    return _git(root, "log", "-1", "--format=%h", "--", ".", *_NOT_CODE)
 
 
 # ───────────────────────────── results.md ─────────────────────────────────────────────
@@ -1284,7 +1285,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             "",
             "## Dagster's own overhead",
             "",
-            f"Measured{_provenance(overhead, machine).removeprefix('measured')}.",
+            f"These figures were {_provenance(overhead, machine)}.",
             "",
             "| measure | seconds |",
             "|---|---:|",
@@ -1355,7 +1356,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"## Profile ({name}: one extra run under cProfile, {_s(profile.get('total_s'))} s "
             "with the profiler on; not in the medians)",
             "",
-            f"Measured{_provenance(profile, machine).removeprefix('measured')}.",
+            f"These figures were {_provenance(profile, machine)}.",
             "",
             f"`{profile['pstats']}` (open with `python -m pstats`). "
             + (f"Contracts (`pipelines/ingest/validate.py`, `sources/*/contract.py`) took "
