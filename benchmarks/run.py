@@ -1387,14 +1387,34 @@ def render_markdown(results: dict[str, Any]) -> str:
                 lines.append(f"- **{name}**: `{' '.join(message.split())[:600]}`")
     lines += ["", "## Per-scale notes", ""]
     for name, entry in scales.items():
-        la_avg = entry.get("load_average_start")
         lines.append(
-            f"- **{name}**: generated with {entry['params']} in "
+            f"- **{name}**: {_generation(entry['params'])}, generated in "
             f"{_s(entry.get('generation_s'))} s; {_provenance(entry, machine)}; "
-            f"load average {la_avg[0] if la_avg else '?'} → "
-            f"{(entry.get('load_average_end') or ['?'])[0]}; repeats {entry['repeats']}."
+            f"load average {_load(entry.get('load_average_start'))} → "
+            f"{_load(entry.get('load_average_end'))}; repeats {entry['repeats']}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _generation(params: dict[str, Any]) -> str:
+    """What the generator was asked for, in words ('LA 886, 3 academic years, seed 42')."""
+    scale = params.get("scale", "?")
+    where = (f"LA {params['la_code']}" if params.get("la_code") else
+             {"demo": "the demo's LA", "national": "every LA"}.get(scale, scale))
+    years = params.get("years")
+    fault_rate = params.get("fault_rate")
+    return ", ".join(part for part in (
+        where,
+        f"{years} academic year{'s' if years != 1 else ''}" if years else "",
+        f"seed {params['seed']}" if "seed" in params else "",
+        "no deliberate faults" if fault_rate == 0 else
+        f"fault rate {fault_rate}" if fault_rate is not None else "",
+    ) if part)
+
+
+def _load(averages: list[float] | None) -> str:
+    """The one-minute load average, as `uptime` shows it."""
+    return f"{averages[0]:.2f}" if averages else "?"
 
 
 # ───────────────────────────── entry point ────────────────────────────────────────────

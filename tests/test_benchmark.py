@@ -112,6 +112,23 @@ def test_each_scale_says_which_commit_it_was_measured_on(bench: ModuleType) -> N
     assert "measured 2026-11-30T00:00:00+00:00 on commit new1234;" in text
 
 
+def test_per_scale_notes_say_what_was_generated_in_words(bench: ModuleType) -> None:
+    """The notes are read by people: no Python dict, load averages as `uptime` shows them."""
+    entry = {"landing": {"rows": 1, "files": 1, "bytes": 1}, "repeats": 3, "runs": [],
+             "median": {"total_s": 40.0, "floor_count_s": 1.0, "stages_s": {}},
+             "params": {"scale": "la", "la_code": "886", "years": 3, "seed": 42,
+                        "fault_rate": 0.0},
+             "generation_s": 3.24, "load_average_start": [1.98583984375, 1.5, 1.0],
+             "load_average_end": [1.3798828125, 1.2, 1.0], "commit": "abc1234"}
+    text = bench.render_markdown({"machine": {"code_commit": "abc1234"},
+                                  "scales": {"la": entry}})
+    note = next(line for line in text.splitlines() if line.startswith("- **la**"))
+    assert note.startswith("- **la**: LA 886, 3 academic years, seed 42, no deliberate "
+                           "faults, generated in 3.2 s;")
+    assert "load average 1.99 → 1.38; repeats 3." in note
+    assert "{" not in note
+
+
 def _git(root: Path, *args: str) -> str:
     done = subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
                           cwd=root, check=True, capture_output=True, text=True)
