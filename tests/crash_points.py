@@ -76,8 +76,9 @@ def _pause_once_written(atomic_folder: FolderMaker, marker: Path, point: str) ->
     output's name is switched to it."""
 
     @contextmanager
-    def written_then_pause(publish_dir: Path, name: str, keep: int = 5) -> Iterator[Path]:
-        with atomic_folder(publish_dir, name, keep) as building:
+    def written_then_pause(publish_dir: Path, name: str, *args: Any,
+                           **kwargs: Any) -> Iterator[Path]:
+        with atomic_folder(publish_dir, name, *args, **kwargs) as building:
             yield building
             pause(marker, point, folder=str(building))
 

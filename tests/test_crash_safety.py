@@ -139,10 +139,15 @@ def start(env: Env, *args: str, pause_at: tuple[str, Path] | None = None) -> Run
     return run
 
 
-def paused_at(run: Run, marker: Path) -> dict[str, object]:
-    """Wait until the run has paused at its kill point; what it was doing there."""
+def kill_at(env: Env, point: str) -> tuple[Run, dict[str, object]]:
+    """Start `imf run`, wait until it has paused at `point` (tests/crash_points.py), kill it
+    there; the run, and what it was doing when killed."""
+    marker = env.tmpdir / f"paused-{point}-{time.monotonic_ns()}.json"
+    run = start(env, pause_at=(point, marker))
     wait_for(marker.exists, run)
-    return dict(json.loads(marker.read_text()))
+    paused = dict(json.loads(marker.read_text()))
+    run.kill()
+    return run, paused
 
 
 def uncommitted(env: Env, submission_ids: list[str]) -> list[str]:
@@ -320,6 +325,7 @@ class CrashSequence:
     paused: list[dict[str, object]]
     left_uncommitted: list[str]
     unswitched_folder_left: bool
+    outputs_after_publish_kill: list[str]  # `public`, `audit`: which the killed run left
 
 
 @dataclass
@@ -375,10 +381,8 @@ def _crash_sequence(env: Env) -> CrashSequence:
 
     # 1. Mid-ingest: outcome rows inserted inside a submission's transaction that has not
     #    committed (tests/crash_points.py pauses the run there).
-    marker = env.tmpdir / "paused-mid-ingest.json"
-    run = start(env, pause_at=("outcomes-rows-written", marker))
-    paused.append(paused_at(run, marker))
-    run.kill()
+    run, paused_there = kill_at(env, "outcomes-rows-written")
+    paused.append(paused_there)
     runs.append(run)
     checks.append(("mid-ingest", warehouse_problems(env), published_problems(env)))
     ids = paused[0]["submission_ids"]
@@ -386,13 +390,13 @@ def _crash_sequence(env: Env) -> CrashSequence:
 
     # 2. Mid-publish: every public output written into a new version folder, not yet
     #    switched to.
-    marker = env.tmpdir / "paused-mid-publish.json"
-    run = start(env, pause_at=("public-folder-written", marker))
-    paused.append(paused_at(run, marker))
-    run.kill()
+    run, paused_there = kill_at(env, "public-folder-written")
+    paused.append(paused_there)
     runs.append(run)
     checks.append(("mid-publish", warehouse_problems(env), published_problems(env)))
     unswitched_folder_left = Path(str(paused[1]["folder"])).is_dir()
+    outputs_after_publish_kill = [name for name in ("public", "audit")
+                                  if (env.publish / name).exists()]
 
     # 3. Another holder has the warehouse: the run waits (prints nothing, writes nothing),
     #    then completes once the lock is free.
@@ -406,7 +410,7 @@ def _crash_sequence(env: Env) -> CrashSequence:
     runs.append(run)
     assert rc == 0, f"the re-run after the crashes failed (rc {rc}):\n{run.text()[-4000:]}"
     return CrashSequence(env, runs, checks, held_for, outputs(env), paused, left_uncommitted,
-                         unswitched_folder_left)
+                         unswitched_folder_left, outputs_after_publish_kill)
 
 
 @pytest.fixture(scope="session")
@@ -460,6 +464,14 @@ def test_kill_points_were_really_reached(crash_sequence: CrashSequence) -> None:
     assert second.process.returncode == -signal.SIGKILL
     assert crash_sequence.paused[0]["submission_ids"], "no submission was being written"
     assert crash_sequence.unswitched_folder_left, "the folder being written was not left"
+
+
+def test_killed_first_publication_leaves_neither_output(
+        crash_sequence: CrashSequence) -> None:
+    """Killed with its public outputs written and not switched to, the first publishing
+    run leaves no auditor's bundle either: the bundle is switched to together with the
+    public outputs, so the two always come from one run."""
+    assert crash_sequence.outputs_after_publish_kill == []
 
 
 def test_killed_transaction_left_nothing_of_its_submission(
@@ -547,42 +559,17 @@ def test_soak_mid_models_and_killed_republish_keeps_previous_version(
     complete(env)
     before = {name: tree((env.publish / name).resolve()) for name in ("public", "audit")}
     links = {name: os.readlink(env.publish / name) for name in ("public", "audit")}
-    # Killed with the new bundle written (the first folder a publishing run writes) and not
-    # yet switched to: both outputs stay as they were.
-    marker = env.tmpdir / "paused-republish-audit.json"
-    run = start(env, pause_at=("audit-folder-written", marker))
-    paused_at(run, marker)
-    run.kill()
-    assert {name: os.readlink(env.publish / name) for name in ("public", "audit")} == links
-    assert {name: tree((env.publish / name).resolve()) for name in ("public", "audit")} == before
-    # Killed with the new public outputs written and not yet switched to: they stay as
-    # they were (the bundle has moved on: see the next test).
-    marker = env.tmpdir / "paused-republish-public.json"
-    run = start(env, pause_at=("public-folder-written", marker))
-    paused_at(run, marker)
-    run.kill()
-    assert os.readlink(env.publish / "public") == links["public"]
-    assert tree((env.publish / "public").resolve()) == before["public"]
+    # Killed with the new bundle written (the first folder a publishing run writes), then
+    # with the new public outputs written too, neither switched to: both outputs stay as
+    # they were each time, so they still come from one run.
+    for point in ("audit-folder-written", "public-folder-written"):
+        kill_at(env, point)
+        assert {name: os.readlink(env.publish / name) for name in ("public", "audit")} == \
+            links, point
+        assert {name: tree((env.publish / name).resolve())
+                for name in ("public", "audit")} == before, point
     complete(env)
     assert diff(baseline.outputs, outputs(env)) == []
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "known gap: the bundle is switched to in its own step, before the public outputs are "
-    "written, so a run killed while publishing leaves the new bundle beside the previous "
-    "public outputs until the next run"))
-def test_soak_killed_publish_leaves_bundle_and_public_outputs_of_one_run(
-        request: pytest.FixtureRequest, tmp_path: Path, landing_template: Path) -> None:
-    require_soak(request)
-    env = make_env(tmp_path / "env", landing_template)
-    complete(env)
-    links = {name: os.readlink(env.publish / name) for name in ("public", "audit")}
-    marker = env.tmpdir / "paused-republish-public.json"
-    run = start(env, pause_at=("public-folder-written", marker))
-    paused_at(run, marker)
-    run.kill()
-    assert {name: os.readlink(env.publish / name) for name in ("public", "audit")} == links
 
 
 @pytest.mark.slow

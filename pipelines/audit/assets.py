@@ -12,7 +12,9 @@
   itself run downstream of `published_values`, and Dagster makes every downstream asset
   wait for a blocking check: a cycle. A gate asset also lets the bundle, which depends
   only on `gx_validation`, be built when publishing is blocked — when auditors need it.)
-- `["audit", "bundle"]` builds the auditor's folder (`IMF_PUBLISH_DIR/audit`).
+- `["audit", "bundle"]` builds the auditor's folder (`IMF_PUBLISH_DIR/audit`). In a run
+  that publishes, `["published", "public"]` runs after it and switches `audit` to it
+  just before switching `public`, so the two always come from one run.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the context annotation.
@@ -39,6 +41,8 @@ GX_VALIDATION = dg.AssetKey(["audit", "gx_validation"])
 BUNDLE = dg.AssetKey(["audit", "bundle"])
 PUBLISHED_VALUES = dg.AssetKey(["indicators", "published_values"])
 PUBLISH_GATE = dg.AssetKey(["audit", "publish_gate"])
+# publish/assets.py's PUBLIC_KEY, spelt out: that module imports this one (BUNDLE).
+PUBLIC = dg.AssetKey(["published", "public"])
 SUITES = all_suites()
 VALIDATED = [dg.AssetKey([s.schema, s.table]) for s in SUITES
              if s.schema != "audit"]  # audit.submission_log is written inside ingest assets
@@ -203,10 +207,17 @@ def latest_critical_failures(warehouse: Warehouse) -> tuple[list[tuple[str, str]
 def audit_bundle(
     context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
+    # When this run goes on to publish, `audit` is switched to this bundle by the public
+    # step, just before `public`, so a run killed in between leaves both outputs as they
+    # were. When it will not publish (blocked, or the bundle alone), switch now.
+    failures, validation = latest_critical_failures(warehouse)
+    publishes = (PUBLIC in context.job_def.asset_layer.selected_asset_keys
+                 and validation is not None and not failures)
     path = write_bundle(warehouse.path, settings.publish_path, data_docs_work_dir(settings),
-                        keep_runs=KEEP_RUNS)
+                        keep_runs=KEEP_RUNS, switch=not publishes)
     index = path / "index.html"
-    context.log.info(f"audit bundle written to {path.resolve()}")
+    context.log.info(f"audit bundle written to {path.resolve()}" + (
+        "; published/audit switches to it with the public outputs" if publishes else ""))
     return dg.MaterializeResult(metadata={
         "index": dg.MetadataValue.url(index.resolve().as_uri()),
         "folder": dg.MetadataValue.path(str(path)),

@@ -29,7 +29,7 @@ import duckdb
 import jinja2
 
 from pipelines.audit.warehouse_objects import existing_tables
-from pipelines.publish.atomic import atomic_folder
+from pipelines.publish.atomic import atomic_folder, newest_version
 from pipelines.resources.warehouse import Warehouse, first_row, writer_lock
 
 # Row files larger than this are written as Parquet only (a CSV of millions of lineage
@@ -202,8 +202,10 @@ def _suites(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
-                 data_docs_src: Path | str, keep_runs: int = 10) -> Path:
-    """Build the bundle; return the path `publish_dir/audit` now points at."""
+                 data_docs_src: Path | str, keep_runs: int = 10, switch: bool = True) -> Path:
+    """Build the bundle; return the path `publish_dir/audit`, which now points at it. With
+    `switch=False`, leave `audit` as it is and return the bundle's version folder: the
+    public step switches to it just before the public outputs (see publish/atomic.py)."""
     from pipelines.audit.suite_specs import all_suites
 
     publish_dir = Path(publish_dir)
@@ -213,7 +215,7 @@ def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
     # The writer lock keeps other processes from writing while the bundle is read, so its
     # files describe one state of the warehouse.
     with writer_lock(Path(warehouse.path)), warehouse.connect(read_only=True) as conn, \
-            atomic_folder(publish_dir, "audit") as out:
+            atomic_folder(publish_dir, "audit", switch=switch) as out:
         present = existing_tables(conn)
         if data_docs_src.exists():
             shutil.copytree(data_docs_src, out / "data_docs")
@@ -286,4 +288,6 @@ def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
             reconciliation=reconciliation, suites=suites, keep_runs=keep_runs,
             refused=refused,
         ), encoding="utf-8")
-    return publish_dir / "audit"
+    written = publish_dir / "audit" if switch else newest_version(publish_dir, "audit")
+    assert written is not None
+    return written

@@ -3,7 +3,9 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation.
 import dagster as dg
 
+from pipelines.audit.assets import BUNDLE
 from pipelines.automation.partitions import PARTNERSHIP_GROUP, partnership_group_partitions
+from pipelines.publish.atomic import switch_to_newest
 from pipelines.publish.core import PUBLIC, PublishSummary, publish_public, screen_published
 from pipelines.publish.screener import errors
 from pipelines.resources.warehouse import Warehouse
@@ -16,6 +18,9 @@ UPSTREAM = [
     dg.AssetKey(["indicators", "coverage"]),
     # Great Expectations' critical failures stop publishing here (warnings do not).
     dg.AssetKey(["audit", "publish_gate"]),
+    # No publication without its auditor's bundle: this step switches `audit` to the
+    # bundle written before it, then `public` to the new outputs (publish/atomic.py).
+    BUNDLE,
 ]
 
 
@@ -68,8 +73,10 @@ def published_public(
     context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     with warehouse.connect(read_only=True) as conn:
-        summary = publish_public(conn, settings.publish_path, settings.suppression_threshold,
-                                 workers=settings.publish_workers)
+        summary = publish_public(
+            conn, settings.publish_path, settings.suppression_threshold,
+            workers=settings.publish_workers,
+            before_switch=lambda: switch_to_newest(settings.publish_path, "audit"))
     metadata: dict[str, dg.RawMetadataValue] = {
         "index": dg.MetadataValue.path(str(summary.index)),
         "index_url": dg.MetadataValue.url(summary.index.as_uri()),

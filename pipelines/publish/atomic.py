@@ -4,6 +4,12 @@ Outputs are written into a fresh version folder; only when it is complete is the
 name switched to it by renaming a symlink (an atomic operation on POSIX). A run killed
 half-way leaves the previous version in place and an orphan `.tmp-*` folder, which the
 next successful publish removes. The newest `keep` versions are kept for comparison.
+
+The auditor's bundle and the public outputs are two such names, written by two steps. So
+that a run killed between the steps cannot leave one run's bundle beside another run's
+public outputs, a publishing run writes the bundle's folder without switching to it
+(`switch=False`), and the public step switches `audit` to it (`switch_to_newest`) just
+before it switches `public`: the two renames follow each other, with no work between.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,8 +26,10 @@ VERSIONS = ".versions"
 
 
 @contextmanager
-def atomic_folder(publish_dir: Path, name: str, keep: int = 5) -> Iterator[Path]:
-    """Yield an empty folder; on success `publish_dir/name` points at its contents."""
+def atomic_folder(publish_dir: Path, name: str, keep: int = 5, switch: bool = True,
+                  before_switch: Callable[[], object] | None = None) -> Iterator[Path]:
+    """Yield an empty folder; on success it becomes a finished version and, with `switch`,
+    `publish_dir/name` points at it (`before_switch` is called just before)."""
     if "/" in name or name.startswith("."):
         raise ValueError(f"not a plain output name: {name!r}")
     versions = publish_dir / VERSIONS
@@ -37,12 +45,39 @@ def atomic_folder(publish_dir: Path, name: str, keep: int = 5) -> Iterator[Path]
     final = versions / f"{name}-{stamp}"
     os.replace(building, final)
     _fsync_dir(versions)
+    if switch:
+        if before_switch is not None:
+            before_switch()
+        _switch(publish_dir, name, final, keep)
+
+
+def newest_version(publish_dir: Path, name: str) -> Path | None:
+    """The newest finished version folder of `name` (switched to or not), if any."""
+    versions = publish_dir / VERSIONS
+    if not versions.is_dir():
+        return None
+    done = sorted(p for p in versions.glob(f"{name}-*") if p.is_dir())
+    return done[-1] if done else None
+
+
+def switch_to_newest(publish_dir: Path, name: str, keep: int = 5) -> Path | None:
+    """Point `publish_dir/name` at its newest finished version if it does not already (one
+    written with `switch=False`); return that version, or None if nothing changed."""
+    newest = newest_version(publish_dir, name)
+    link = publish_dir / name
+    if newest is None or (link.is_symlink() and link.resolve() == newest.resolve()):
+        return None
+    _switch(publish_dir, name, newest, keep)
+    return newest
+
+
+def _switch(publish_dir: Path, name: str, version: Path, keep: int) -> None:
     link = publish_dir / name
     tmp_link = publish_dir / f".{name}.link-{uuid.uuid4().hex[:8]}"
-    os.symlink(Path(VERSIONS) / final.name, tmp_link)
+    os.symlink(Path(VERSIONS) / version.name, tmp_link)
     os.replace(tmp_link, link)
     _fsync_dir(publish_dir)
-    _prune(versions, name, keep)
+    _prune(publish_dir / VERSIONS, name, keep)
 
 
 def _prune(versions: Path, name: str, keep: int) -> None:

@@ -9,7 +9,7 @@ half a publication or files that would fail at DfE.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,13 +181,15 @@ def publish_public(
     reuse: bool = True,
     workers: int = 1,
     pool_from: int = POOL_FROM_GROUPS,
+    before_switch: Callable[[], object] | None = None,
 ) -> PublishSummary:
     """Build and atomically publish `<publish_dir>/public`; raise if anything is unsafe.
 
     With `reuse`, a group whose folder would be rendered from exactly the same inputs as
     in the current publication has that folder copied instead (see `reuse.py`). With
     `workers` > 1 and at least `pool_from` groups to render, that many processes render
-    them (see `groups.py`).
+    them (see `groups.py`). `before_switch` is called when the outputs are complete and
+    screened, just before `public` is switched to them.
     """
     catalog = tuple(indicator_catalog()) if catalog is None else tuple(catalog)
     geo = Geography.load(conn)
@@ -201,7 +203,7 @@ def publish_public(
     summary = PublishSummary(public_dir=final, index=final / "index.html")
     summary.rows = {t.name: t.data.height for t in tables}
 
-    with atomic_folder(publish_dir, PUBLIC) as out:
+    with atomic_folder(publish_dir, PUBLIC, before_switch=before_switch) as out:
         ees = out / "ees"
         for table in tables:
             summary.ees_files += [final / "ees" / p.name for p in table.write(ees)]
