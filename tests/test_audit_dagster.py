@@ -14,6 +14,7 @@ import pytest
 from pipelines.audit.assets import PUBLISH_GATE, audit_bundle, gx_validation, publish_gate
 from pipelines.audit.defs import defs as audit_defs
 from pipelines.audit.suite_specs import all_suites
+from pipelines.publish.atomic import newest_version
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
 
@@ -71,3 +72,21 @@ def test_critical_failure_blocks_publishing(tmp_path: Path, critical_problem: bo
     else:
         assert suite.passed and result.success
         assert {"audit/publish_gate", "published/public"} <= materialized
+        # The run publishes: its bundle waits, written, for the publishing step to switch
+        # `audit` to it with `public` (the stand-in here does not).
+        assert not (tmp_path / "published" / "audit").exists()
+        assert newest_version(tmp_path / "published", "audit") is not None
+
+
+def test_bundle_alone_is_shown_at_once(tmp_path: Path) -> None:
+    """Without the publishing step in the run (the nightly audit, the bundle from the UI),
+    nothing else would switch to the bundle: it is shown as soon as it is written."""
+    warehouse = build_clean_warehouse(tmp_path / "warehouse.duckdb")
+    settings = ImfSettings(landing_dir=str(tmp_path / "landing"), warehouse=str(warehouse),
+                           publish_dir=str(tmp_path / "published"), pseudonym_key="k")
+    result = dg.materialize(
+        [published_values_stub, gx_validation, publish_gate, audit_bundle],
+        resources={"settings": settings, "warehouse": Warehouse(path=str(warehouse))},
+    )
+    assert result.success
+    assert (tmp_path / "published" / "audit" / "index.html").is_file()
