@@ -12,6 +12,8 @@ Points:
 
 - `outcomes-rows-written`: ingest has inserted outcome rows into `raw.outcomes` inside a
   submission's transaction, which has not committed.
+- `shard-built`: a year's models are built in their shard file, and not yet assembled
+  into the warehouse.
 - `audit-folder-written` / `public-folder-written`: the auditor's bundle, or every public
   output, is written into a new version folder, and `published/audit` or
   `published/public` is not yet switched to it. A publishing run writes the bundle first.
@@ -28,7 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-POINTS = ("outcomes-rows-written", "audit-folder-written", "public-folder-written")
+POINTS = ("outcomes-rows-written", "shard-built", "audit-folder-written",
+          "public-folder-written")
 
 
 def pause(marker: Path, point: str, **details: object) -> None:
@@ -55,6 +58,16 @@ def install(point: str, marker: Path) -> None:
                 pause(marker, point, submission_ids=[sid for sid, _ in results])
 
         pipeline.write_chunks = write_then_pause
+    elif point == "shard-built":
+        from pipelines import yearly
+
+        build_shard = yearly.build_shard
+
+        def build_then_pause(*args: Any, **kwargs: Any) -> Any:
+            shard = build_shard(*args, **kwargs)
+            pause(marker, point, shard=str(shard.path), la_codes=list(shard.la_codes))
+
+        yearly.build_shard = build_then_pause
     elif point == "audit-folder-written":
         from pipelines.audit import bundle
 
