@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipelines.publish.atomic import atomic_folder, newest_version, switch_to_newest
 
 
-def publish(root: Path, name: str, text: str, **options: object) -> None:
-    with atomic_folder(root, name, **options) as out:  # type: ignore[arg-type]
+def publish(root: Path, name: str, text: str, **options: Any) -> None:
+    with atomic_folder(root, name, **options) as out:
         (out / "index.html").write_text(text)
 
 
