@@ -198,12 +198,15 @@ def test_fingerprint_ignores_order_and_sees_any_one_cell_change(
     assert _fp(rows) == _fp(list(reversed(rows)))
     i = data.draw(st.integers(0, len(rows) - 1))
     column = data.draw(st.integers(0, 2))
-    cell = _CELLS if column < 2 else st.sampled_from(["a", "b", None])
-    new = data.draw(cell.filter(lambda v: v != rows[i][column]))
+    first, second, label = rows[i]
+    if column == 0:
+        first = data.draw(_CELLS.filter(lambda v: v != rows[i][0]))
+    elif column == 1:
+        second = data.draw(_CELLS.filter(lambda v: v != rows[i][1]))
+    else:
+        label = data.draw(st.sampled_from(["a", "b", None]).filter(lambda v: v != rows[i][2]))
     changed = list(rows)
-    row = list(changed[i])
-    row[column] = new
-    changed[i] = (row[0], row[1], row[2])
+    changed[i] = (first, second, label)
     assert _fp(changed) != _fp(rows)
 
 

@@ -56,7 +56,8 @@ def test_critical_failure_blocks_publishing(tmp_path: Path, critical_problem: bo
         resources={"settings": settings, "warehouse": Warehouse(path=str(warehouse))},
         raise_on_error=False,
     )
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    materialized = {key.to_user_string() for e in result.get_asset_materialization_events()
+                    if (key := e.asset_key) is not None}
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert {"audit/gx_validation", "audit/bundle"} <= materialized
     assert {f"gx_{s.name}" for s in all_suites()} == set(checks)

@@ -4,6 +4,7 @@ they must find exactly the rows the plain forms find, NULLs and empty ids includ
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import duckdb
 from hypothesis import given, settings
@@ -22,8 +23,8 @@ def _query(rule: dict[str, object]) -> str:
     return str(kwargs["unexpected_rows_query"]).replace("{batch}", BATCH)
 
 
-def _tables(batch: list[tuple[str | None, int | None]],
-            staged: list[tuple[str | None, int | None]]) -> duckdb.DuckDBPyConnection:
+def _tables(batch: Sequence[tuple[str | None, int | None]],
+            staged: Sequence[tuple[str | None, int | None]]) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     conn.execute("CREATE SCHEMA staging")
     for table, content in (("batch", batch), ("staging.stg_outcomes__pupil_years", staged)):

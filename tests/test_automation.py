@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -124,7 +125,7 @@ def test_yearly_runs_build_shards_in_process_unless_asked_for_parallel() -> None
 
     # By default one shard of every LA, in the run's process: a process per step would
     # only add start-up time, and per-shard costs are paid once.
-    in_process = {"execution": {"config": {"in_process": {}}}}
+    in_process: dict[str, Any] = {"execution": {"config": {"in_process": {}}}}
     one_shard = {"ops": {"models_by_local_authority": {"ops": {"plan_local_authorities": {
         "config": {"shards": 1}}}}}}
     assert yearly_run_config() == {**one_shard, **in_process}

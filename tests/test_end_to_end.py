@@ -4,6 +4,7 @@ configured by the repository's dagster.yaml, a real DuckDB file and real outputs
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 import duckdb
@@ -12,7 +13,7 @@ from conftest import ImfEnv, point_at
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     from pipelines.generate import generate
 
     root = tmp_path_factory.mktemp("e2e")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -135,7 +136,7 @@ def test_a_bundle_that_fails_is_checked_chunk_by_chunk() -> None:
     the bundle to fill), and a chunk as big as a bundle is never held."""
     calls: list[int] = []  # chunks per call of the check
 
-    def check(members: list[tuple[pl.DataFrame, pl.Series]]) -> list[ChunkResult]:
+    def check(members: Sequence[tuple[pl.DataFrame, pl.Series]]) -> list[ChunkResult]:
         calls.append(len(members))
         if any(chunk.get_column(ROW).to_list() == [7] for chunk, _ in members):
             raise ValueError("row 7 breaks the check")

@@ -21,8 +21,10 @@ def test_materialise_ingest_assets(imf_env: ImfEnv, wh: Path) -> None:  # noqa: 
               csv_bytes([row(source), row(source, urn="999999")]))
     write(imf_env.landing, "spend", "broken.csv", b"urn\n1\n")
     instance = dg.DagsterInstance.ephemeral()
+    # Definitions types its assets as any asset-like (cacheable ones too); these are
+    # plain assets and checks.
     result = dg.materialize(
-        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        [*(defs.assets or ()), *(defs.asset_checks or ())],  # type: ignore[list-item]
         instance=instance,
         resources={"settings": ImfSettings.from_env(), "warehouse": Warehouse(path=str(wh))},
     )

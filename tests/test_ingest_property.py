@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -57,11 +58,11 @@ def mutate(data: bytes, changes: list[tuple]) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def workspace(ref_template: Path) -> tuple[Path, Path]:  # noqa: F811
+def workspace(ref_template: Path) -> Iterator[tuple[Path, Path]]:  # noqa: F811
     root = Path(tempfile.mkdtemp(prefix="imf-property-"))
     (root / "landing" / "outcomes").mkdir(parents=True)
     shutil.copyfile(ref_template, root / "warehouse.duckdb")
-    yield root / "landing", root / "warehouse.duckdb"  # type: ignore[misc]
+    yield root / "landing", root / "warehouse.duckdb"
     shutil.rmtree(root)
 
 

@@ -20,6 +20,7 @@ import shutil
 import threading
 from pathlib import Path
 from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from conftest import ImfEnv
@@ -169,6 +170,6 @@ def test_files_read_ahead_are_bounded_by_their_bytes(
     files = [SimpleNamespace(index=i, size=size) for i, size in enumerate(sizes)]
     with pipeline._ReadAhead(object(), files) as read_ahead:  # type: ignore[arg-type]
         read_ahead.take(files[0])  # type: ignore[arg-type]
-        queued = [f.index for f, _ in read_ahead._ahead]
+        queued = [cast(SimpleNamespace, f).index for f, _ in read_ahead._ahead]
     assert queued == list(range(1, ahead + 1))
     assert sorted(prepared) == list(range(ahead + 1))  # the first, by this thread

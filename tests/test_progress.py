@@ -21,8 +21,9 @@ def build_la_shard(code: int) -> int:
     return code
 
 
+# `context` is left bare: with postponed annotations Dagster cannot resolve a hint here.
 @dg.op
-def assemble(context, codes: list[int]) -> int:  # type: ignore[no-untyped-def]
+def assemble(context, codes: list[int]) -> int:
     # As the yearly job's assembly logs each table: one slow, one quick.
     context.log.info(str(TableLine("assembled", "marts.fct_slow", 1234567, 61.25)))
     context.log.info(str(TableLine("assembled", "marts.fct_quick", 12, 0.5)))
@@ -35,8 +36,8 @@ def shards() -> None:
     assemble(plan().map(build_la_shard).collect())
 
 
-def _lines(capsys: pytest.CaptureFixture[str], **config: float) -> list[str]:
-    result = shards.execute_in_process(run_config=progress_run_config(**config))
+def _lines(capsys: pytest.CaptureFixture[str], min_seconds: float, every: int) -> list[str]:
+    result = shards.execute_in_process(run_config=progress_run_config(min_seconds, every))
     assert result.success
     return [line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
 

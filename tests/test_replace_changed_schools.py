@@ -3,6 +3,7 @@ exactly as replacing the whole year would leave it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -16,7 +17,7 @@ Row = tuple[int | None, str, int | None]
 ORDER = "SELECT * FROM t ORDER BY ALL"
 
 
-def _tables(old: list[Row], new: list[Row]) -> duckdb.DuckDBPyConnection:
+def _tables(old: Sequence[Row], new: Sequence[Row]) -> duckdb.DuckDBPyConnection:
     conn = duckdb.connect()
     conn.execute("CREATE TABLE t(urn BIGINT, academic_year VARCHAR, value INTEGER)")
     conn.execute("CREATE TABLE src(urn BIGINT, academic_year VARCHAR, value INTEGER)")

@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from pipelines.models import ModelError, load_models, ordered, run_model
-from pipelines.shards import assemble, build_shard, shard_tables
+from pipelines.shards import TableDone, assemble, build_shard, shard_tables
 
 YEAR = "2025/26"
 MODELS = {
@@ -94,9 +94,12 @@ def test_each_table_built_and_assembled_is_told_with_its_rows(tmp_path: Path) ->
     warehouse = _warehouse(tmp_path / "warehouse.duckdb")
     models = ordered(load_models(_models(tmp_path / "models", MODELS)))
     told: list[tuple[str, str, int]] = []
-    paths = [build_shard(warehouse, models, YEAR, [la],
-                         on_table=lambda table, rows, s, la=la: told.append((la, table, rows)))
-             .path for la in ("100", "200")]
+
+    def teller(la: str) -> TableDone:
+        return lambda table, rows, _seconds: told.append((la, table, rows))
+
+    paths = [build_shard(warehouse, models, YEAR, [la], on_table=teller(la)).path
+             for la in ("100", "200")]
     with duckdb.connect(str(warehouse)) as conn:
         assemble(conn, models, YEAR, paths,
                  on_table=lambda table, rows, s: told.append(("all", table, rows)))

@@ -8,7 +8,7 @@ themselves (plain sums), so they do not lean on the SQL they are checking.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import product
 
@@ -70,13 +70,21 @@ def populations(draw: st.DrawFn) -> Population:
     return Population(kind, threshold, frozenset({INDICATOR} if sen_only else ()), atoms)
 
 
+def key_of(row: Mapping[str, str | None]) -> CellKey:
+    """The key of a published row (whose optional columns may be empty)."""
+    level, la, group, year, breakdown, indicator = (row[k] for k in KEY_COLUMNS)
+    assert level and year and breakdown and indicator, row
+    return CellKey(level, la, group, year, breakdown, indicator)
+
+
 def cells_of(pop: Population) -> list[Cell]:
     """Every level and breakdown, by summing the atoms (a test-side roll-up)."""
     places: dict[tuple[str, str | None, str | None], list[tuple[str, str, str]]] = {}
-    for la, group, provision in pop.atoms:
-        places.setdefault(("partnership_group", la, group), []).append((la, group, provision))
-        places.setdefault(("local_authority", la, None), []).append((la, group, provision))
-        places.setdefault(("national", None, None), []).append((la, group, provision))
+    for atom in pop.atoms:
+        atom_la, atom_group, _ = atom
+        places.setdefault(("partnership_group", atom_la, atom_group), []).append(atom)
+        places.setdefault(("local_authority", atom_la, None), []).append(atom)
+        places.setdefault(("national", None, None), []).append(atom)
     cells = []
     for (level, la, group), atoms in places.items():
         for breakdown, provisions in PROVISIONS.items():
@@ -105,7 +113,8 @@ def equations(keys: set[CellKey]) -> list[tuple[CellKey, list[CellKey]]]:
         eqs.append((at(ALL_SEN), [at(SUPPORT), at(EHC)]))
         eqs.append((at(ALL), [at(NO_SEN), at(ALL_SEN)]))
     for b in BREAKDOWNS:
-        las = sorted({k.la_code for k in keys if k.level == "local_authority"})
+        las = sorted({k.la_code for k in keys
+                      if k.level == "local_authority" and k.la_code is not None})
         for la in las:
             groups = [
                 k
@@ -153,19 +162,7 @@ def test_nothing_small_is_published(pop: Population) -> None:
             assert pop.sen_only and row["sen_breakdown"] == NO_SEN
             assert set(figures) == {"z"}
             continue
-        key = CellKey(
-            *(
-                row[k]
-                for k in (
-                    "level",
-                    "la_code",
-                    "group_id",
-                    "academic_year",
-                    "sen_breakdown",
-                    "indicator_id",
-                )
-            )
-        )  # type: ignore[arg-type]
+        key = key_of(row)
         cell = by_key[key]
         assert cell.pupils >= pop.threshold
         if pop.kind == "person":
@@ -186,7 +183,7 @@ def test_no_suppressed_cell_can_be_worked_out(pop: Population) -> None:
     for r in publish(cells, decided, pop.sen_only):
         if r["value"] == "c":
             continue
-        key = CellKey(*(str(r[k]) if r[k] is not None else None for k in KEY_COLUMNS))  # type: ignore[arg-type]
+        key = key_of(r)
         # A `z` cell has no pupils by definition: the reader knows it is zero.
         known[key] = (
             (0.0, 0.0)

@@ -6,7 +6,7 @@ import csv
 import io
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -81,7 +81,7 @@ def write(landing: Path, source: str, name: str, data: bytes, mtime: float | Non
     return path
 
 
-def xlsx_bytes(rows: list[list[object]], extra_sheet: bool = False) -> bytes:
+def xlsx_bytes(rows: Sequence[Sequence[object]], extra_sheet: bool = False) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
     sheet = book.add_worksheet("Data")

@@ -55,7 +55,9 @@ def test_materialize_with_blocking_check(
     event = instance.get_latest_materialization_event(key)
     assert event is not None and event.asset_materialization is not None
     recorded = event.asset_materialization.metadata
-    assert f"{event.asset_materialization.partition}.xlsx" in recorded["files"].value
+    files = recorded["files"].value
+    assert isinstance(files, list)
+    assert f"{event.asset_materialization.partition}.xlsx" in files
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
     meta = result.get_asset_materialization_events()[0].materialization.metadata

@@ -13,7 +13,7 @@ import duckdb
 from markupsafe import escape  # what jinja2 autoescape writes
 
 from pipelines.publish.core import missing_schools
-from tests.publish.conftest import SCHOOLS
+from publish.conftest import SCHOOLS
 
 SILENT_SCHOOL = dict(SCHOOLS["202-02"])[100041]
 
