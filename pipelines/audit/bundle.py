@@ -29,7 +29,7 @@ import duckdb
 import jinja2
 
 from pipelines.audit.warehouse_objects import existing_tables
-from pipelines.publish.atomic import atomic_folder, newest_version
+from pipelines.publish.atomic import atomic_folder, finished_version
 from pipelines.resources.warehouse import Warehouse, first_row, writer_lock
 
 # Row files larger than this are written as Parquet only (a CSV of millions of lineage
@@ -216,6 +216,7 @@ def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
     # files describe one state of the warehouse.
     with writer_lock(Path(warehouse.path)), warehouse.connect(read_only=True) as conn, \
             atomic_folder(publish_dir, "audit", switch=switch) as out:
+        version = finished_version(out)
         present = existing_tables(conn)
         if data_docs_src.exists():
             shutil.copytree(data_docs_src, out / "data_docs")
@@ -288,6 +289,4 @@ def write_bundle(warehouse_path: Path | str, publish_dir: Path | str,
             reconciliation=reconciliation, suites=suites, keep_runs=keep_runs,
             refused=refused,
         ), encoding="utf-8")
-    written = publish_dir / "audit" if switch else newest_version(publish_dir, "audit")
-    assert written is not None
-    return written
+    return publish_dir / "audit" if switch else version

@@ -23,6 +23,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 VERSIONS = ".versions"
+BUILDING = ".tmp-"  # a version folder being written: `.tmp-<name>-<stamp>-<random>`
+
+
+def finished_version(building: Path) -> Path:
+    """The name the folder `atomic_folder` yielded takes when it is finished, so a writer
+    can name its own version (not merely the newest one) once the block has ended."""
+    if not building.name.startswith(BUILDING):
+        raise ValueError(f"not a folder being written by atomic_folder: {building}")
+    return building.with_name(building.name.removeprefix(BUILDING).rsplit("-", 1)[0])
 
 
 @contextmanager
@@ -35,14 +44,14 @@ def atomic_folder(publish_dir: Path, name: str, keep: int = 5, switch: bool = Tr
     versions = publish_dir / VERSIONS
     versions.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    building = versions / f".tmp-{name}-{stamp}-{uuid.uuid4().hex[:8]}"
+    building = versions / f"{BUILDING}{name}-{stamp}-{uuid.uuid4().hex[:8]}"
     building.mkdir()
     try:
         yield building
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    final = versions / f"{name}-{stamp}"
+    final = finished_version(building)
     os.replace(building, final)
     _fsync_dir(versions)
     if switch:
@@ -84,7 +93,7 @@ def _prune(versions: Path, name: str, keep: int) -> None:
     done = sorted(p for p in versions.glob(f"{name}-*") if p.is_dir())
     for old in done[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
-    for orphan in versions.glob(f".tmp-{name}-*"):
+    for orphan in versions.glob(f"{BUILDING}{name}-*"):
         shutil.rmtree(orphan, ignore_errors=True)
 
 

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-from pipelines.publish.atomic import atomic_folder, newest_version, switch_to_newest
+from pipelines.publish.atomic import (
+    atomic_folder,
+    finished_version,
+    newest_version,
+    switch_to_newest,
+)
 
 
 def publish(root: Path, name: str, text: str, **options: Any) -> None:
@@ -59,3 +64,15 @@ def test_a_failed_folder_switches_nothing_and_leaves_no_version(tmp_path: Path) 
     assert called == [] and shown(tmp_path, "public") == "public 1"
     assert [p.name for p in (tmp_path / ".versions").iterdir()] == [
         os.readlink(tmp_path / "public").split("/")[-1]]
+
+
+def test_a_writer_names_its_own_finished_version_not_merely_the_newest(tmp_path: Path) -> None:
+    with atomic_folder(tmp_path, "audit", switch=False) as out:
+        (out / "index.html").write_text("mine")
+        mine = finished_version(out)
+        assert not mine.exists()  # named before it is finished
+    publish(tmp_path, "audit", "written after mine", switch=False)
+    assert (mine / "index.html").read_text() == "mine"
+    assert newest_version(tmp_path, "audit") != mine
+    with pytest.raises(ValueError, match="not a folder being written"):
+        finished_version(mine)
