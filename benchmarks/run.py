@@ -10,7 +10,8 @@ repeat, side by side on the same warm files:
 - the whole pipeline (`run_all`) on a fresh warehouse, publish folder and Dagster instance
   (the repository's dagster.yaml), in a child process so its peak memory is its own;
   per-stage wall times come from the Dagster event log (step start/success timestamps,
-  grouped by the asset groups and jobs of the steps);
+  grouped by the asset groups and jobs of the steps), and the CPU seconds the process tree
+  used in each stage (how many of the cores it kept busy);
 - at every scale, the incremental path after one school resubmits one school-year of
   outcomes: ingest, that year's partition narrowed to the school's LA (as the landing
   sensor narrows it), publish.
@@ -25,12 +26,14 @@ and renders benchmarks/results.md from it. Not part of the test suite.
 from __future__ import annotations
 
 import argparse
+import bisect
 import contextlib
 import cProfile
 import csv
 import datetime as dt
 import io
 import json
+import math
 import os
 import platform
 import pstats
@@ -159,20 +162,41 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def tree_cpu(proc: psutil.Process) -> float:
+    """CPU seconds (user + system) used so far by a process, its finished children that it
+    has waited for, and its live descendants: every thread, DuckDB's and Polars' too."""
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        own = proc.cpu_times()
+        total += own.user + own.system + own.children_user + own.children_system
+        for child in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                theirs = child.cpu_times()
+                total += theirs.user + theirs.system
+    return total
+
+
 class RssSampler:
-    """Samples a process tree's RSS in a thread; keeps the timeline so peaks can be
-    attributed to Dagster steps afterwards (their start/end timestamps are wall clock)."""
+    """Samples a process tree's RSS and CPU time in a thread; keeps the timeline so peaks
+    and CPU can be attributed to Dagster steps afterwards (their start/end timestamps are
+    wall clock)."""
 
     def __init__(self, pid: int | None = None, interval_s: float = 0.05) -> None:
         self.proc = psutil.Process(pid)
         self.interval_s = interval_s
         self.samples: list[tuple[float, int]] = []
+        self.cpu_samples: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def _sample(self) -> None:
+        now = time.time()
+        self.samples.append((now, tree_rss(self.proc)))
+        self.cpu_samples.append((now, tree_cpu(self.proc)))
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.time(), tree_rss(self.proc)))
+            self._sample()
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> RssSampler:
@@ -182,7 +206,7 @@ class RssSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.samples.append((time.time(), tree_rss(self.proc)))
+        self._sample()
 
     def peak(self, start: float | None = None, end: float | None = None) -> int:
         window = [
@@ -190,6 +214,24 @@ class RssSampler:
             if (start is None or t >= start) and (end is None or t <= end)
         ]
         return max(window, default=0)
+
+    def cpu_at(self, moment: float) -> float:
+        """Cumulative CPU seconds at a wall-clock time, interpolated between the samples
+        either side (held flat before the first and after the last)."""
+        samples = self.cpu_samples
+        if not samples:
+            return 0.0
+        i = bisect.bisect_left(samples, (moment, -math.inf))
+        if i == 0:
+            return samples[0][1]
+        if i == len(samples):
+            return samples[-1][1]
+        (t0, c0), (t1, c1) = samples[i - 1], samples[i]
+        return c0 + (c1 - c0) * (moment - t0) / (t1 - t0) if t1 > t0 else c1
+
+    def cpu_seconds(self, start: float, end: float) -> float:
+        """CPU seconds the process tree used between two wall-clock times."""
+        return max(self.cpu_at(end) - self.cpu_at(start), 0.0)
 
 
 def stage_of(groups: set[str], job: str, check_only: bool) -> str:
@@ -250,7 +292,7 @@ def measure_floor(landing: Path, threads: int = 2, memory_limit: str = "8GB") ->
         ("all_columns", "count(*), sum(hash(COLUMNS(*)))"),
     ):
         con = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for source, paths in files.items():
             source_started = time.perf_counter()
             csvs = [p for p in paths if p.suffix.lower() in {".csv", ".txt"}]
@@ -265,6 +307,8 @@ def measure_floor(landing: Path, threads: int = 2, memory_limit: str = "8GB") ->
                 bytes=sum(p.stat().st_size for p in paths),
             )
         result[f"{variant}_s"] = time.perf_counter() - started
+        # Every thread of this process (it runs nothing else): DuckDB's readers.
+        result[f"{variant}_cpu_s"] = time.process_time() - cpu_started
         con.close()
     per_source = result["per_source"].values()
     result["rows"] = sum(e["rows"] for e in per_source)
@@ -445,6 +489,8 @@ def _summarise(runs: list[dict[str, Any]], marks: list[tuple[str, float]],
     """Stage walls, per-run Dagster overhead and per-stage peak memory."""
     bounds = {label: (t, marks[i + 1][1]) for i, (label, t) in enumerate(marks[:-1])}
     stages = dict.fromkeys(STAGES, 0.0)
+    stage_cpu = dict.fromkeys(STAGES, 0.0)
+    stage_steps = dict.fromkeys(STAGES, 0.0)  # step wall per stage, contracts included
     stage_peak = dict.fromkeys(STAGES, 0)
     groups: dict[str, float] = {}
     per_run = []
@@ -460,6 +506,10 @@ def _summarise(runs: list[dict[str, Any]], marks: list[tuple[str, float]],
                 groups[group] = groups.get(group, 0.0) + seconds / max(1, len(step["groups"]))
             peak = sampler.peak(step["start"], step["end"] or step["start"])
             step["peak_rss"] = peak
+            # Contract time is a part of a step's wall; its CPU stays with the step's stage.
+            step["cpu_s"] = sampler.cpu_seconds(step["start"], step["end"] or step["start"])
+            stage_cpu[step["stage"]] += step["cpu_s"]
+            stage_steps[step["stage"]] += seconds
             stage_peak[step["stage"]] = max(stage_peak[step["stage"]], peak)
         per_run.append({
             "label": run["label"], "job": run["job"], "wall_s": end - start,
@@ -475,12 +525,16 @@ def _summarise(runs: list[dict[str, Any]], marks: list[tuple[str, float]],
     return {
         "total_s": wall,
         "stages_s": {k: v for k, v in stages.items() if v or k != "other"},
+        # CPU seconds of the process tree (every thread) while each stage's steps ran.
+        "stages_cpu_s": {k: v for k, v in stage_cpu.items() if v},
+        "stages_steps_s": {k: v for k, v in stage_steps.items() if v},
+        "cpu_s": sampler.cpu_seconds(marks[0][1], marks[-1][1]),
         "dagster_overhead_s": overhead,
         "groups_s": dict(sorted(groups.items(), key=lambda kv: -kv[1])),
         "runs": per_run,
         "steps": len(all_steps),
         "slowest_steps": [
-            {k: s[k] for k in ("step", "stage", "seconds", "contract_s", "peak_rss")}
+            {k: s[k] for k in ("step", "stage", "seconds", "contract_s", "peak_rss", "cpu_s")}
             for s in slowest
         ],
         "slowest_tables": tables[:12],
@@ -1031,6 +1085,15 @@ def summarise_scale(scale: str, generation: dict[str, Any], reps: list[dict[str,
             for stage in STAGES if any(stage in f["stage_peak_rss"] for f in fulls)
         },
     }
+    if fulls and all("stages_steps_s" in f for f in fulls) \
+            and all("count_cpu_s" in fl for fl in floors):
+        median["cpu_s"] = _median([f["cpu_s"] for f in fulls])
+        median["floor_count_cpu_s"] = _median([fl["count_cpu_s"] for fl in floors])
+        for key in ("stages_cpu_s", "stages_steps_s"):
+            median[key] = {
+                stage: _median([f[key].get(stage, 0.0) for f in fulls])
+                for stage in STAGES if any(stage in f[key] for f in fulls)
+            }
     total = median["total_s"]
     median["rows_per_s"] = rows / total if total else None
     if timed and all("incremental" in r for r in timed):
@@ -1117,6 +1180,44 @@ def last_code_commit(root: Path) -> str:
 
 def _s(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _cores(cpu: float | None, wall: float | None) -> str:
+    """CPU seconds against wall seconds, as the number of cores kept busy."""
+    if cpu is None or not wall:
+        return "-"
+    return f"{cpu / wall:.2f} ({cpu:.1f} / {wall:.1f})"
+
+
+def _cpu_table(scales: dict[str, Any], machine: dict[str, Any]) -> list[str]:
+    """How many cores each stage kept busy: what parallel work could still gain here."""
+    measured = [(n, scales[n]) for n in (*SCALES, *sorted(set(scales) - set(SCALES)))
+                if n in scales and "stages_cpu_s" in scales[n].get("median", {})]
+    if not measured:
+        return []
+    stages = [s for s in STAGES if any(s in e["median"]["stages_steps_s"] for _, e in measured)]
+    lines = [
+        "",
+        "## CPU: how many cores each stage kept busy",
+        "",
+        f"CPU seconds (user + system) of the pipeline's process tree, every thread included "
+        f"(DuckDB's, Polars', the ingest checker's, publishing workers'), sampled every "
+        f"50 ms and read at each step's start and end, divided by the steps' wall time: "
+        f"{machine.get('logical_cores') or '?'}.00 would be every core busy throughout. The "
+        f"floor is DuckDB alone reading the files, in its own process. Each cell: cores "
+        f"(CPU s / wall s). Medians of the repeats.",
+        "",
+        "| scale | floor | " + " | ".join(stages) + " | whole run |",
+        "|---|---:|" + "---:|" * len(stages) + "---:|",
+    ]
+    for name, entry in measured:
+        m = entry["median"]
+        lines.append(
+            f"| {name} | {_cores(m.get('floor_count_cpu_s'), m.get('floor_count_s'))} | "
+            + " | ".join(_cores(m["stages_cpu_s"].get(s), m["stages_steps_s"].get(s))
+                         for s in stages)
+            + f" | {_cores(m.get('cpu_s'), m.get('total_s'))} |")
+    return lines
 
 
 def _gib(value: float | None) -> str:
@@ -1244,6 +1345,7 @@ def render_markdown(results: dict[str, Any]) -> str:
             f"| {_s(m.get('rows_per_s'), 0)} | {entry['repeats']} "
             f"| {_commit_cell(entry, machine)} |"
         )
+    lines += _cpu_table(scales, machine)
     incs = [(n, scales[n]) for n in ("demo", "la", "national") if "incremental_s" in
             scales.get(n, {}).get("median", {})]
     if incs:
@@ -1334,11 +1436,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         for run in first.get("runs", []):
             lines.append(f"| {run['label']} | {_s(run['wall_s'], 2)} | "
                          f"{_s(run['steps_s'], 2)} | {_s(run['overhead_s'], 2)} | {run['steps']} |")
-        lines += ["", "Slowest steps:", "", "| step | stage | s | of which contracts s "
-                  "| peak GiB during step |", "|---|---|---:|---:|---:|"]
+        lines += ["", "Slowest steps (*cores*: CPU seconds of the process tree during the "
+                  "step ÷ its wall time):", "", "| step | stage | s | of which contracts s "
+                  "| cores | peak GiB during step |", "|---|---|---:|---:|---:|---:|"]
         for step in first.get("slowest_steps", []):
+            cores = (f"{step['cpu_s'] / step['seconds']:.2f}"
+                     if step.get("cpu_s") is not None and step["seconds"] else "-")
             lines.append(f"| `{step['step']}` | {step['stage']} | {_s(step['seconds'], 2)} | "
-                         f"{_s(step['contract_s'], 2)} | {_gib(step.get('peak_rss'))} |")
+                         f"{_s(step['contract_s'], 2)} | {cores} | "
+                         f"{_gib(step.get('peak_rss'))} |")
         if first.get("slowest_tables"):
             lines += ["", "Slowest model tables (built in a shard, then assembled into the "
                       "warehouse; from the yearly runs' log):", "",

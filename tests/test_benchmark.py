@@ -48,6 +48,7 @@ def test_floor_reads_every_landing_file_once(bench: ModuleType, landing: Path) -
     assert floor["rows"] == 7
     assert floor["per_source"]["voice"]["rows"] == 1
     assert floor["count_s"] > 0 and floor["all_columns_s"] > 0
+    assert floor["count_cpu_s"] > 0 and floor["all_columns_cpu_s"] > 0
 
 
 def test_resubmission_changes_one_school_year_and_is_later(
@@ -76,6 +77,53 @@ def test_steps_are_grouped_into_the_issue_stages(bench: ModuleType) -> None:
     assert bench.stage_of({"publish"}, "publish", check_only=False) == "publish"
     assert bench.stage_of(set(), "yearly_models", check_only=True) == "audit"
     assert bench.stage_of({"something_new"}, "yearly_models", check_only=False) == "models"
+
+
+def test_cpu_between_two_moments_is_read_off_the_sampled_curve(bench: ModuleType) -> None:
+    """Samples at 10 s (1 CPU s so far), 12 s (3) and 14 s (3): from 11 s to 13 s the tree
+    used half of the first interval's 2 s and none of the second's."""
+    sampler = bench.RssSampler()
+    sampler.cpu_samples = [(10.0, 1.0), (12.0, 3.0), (14.0, 3.0)]
+    assert sampler.cpu_seconds(11.0, 13.0) == pytest.approx(1.0)
+    assert sampler.cpu_seconds(10.0, 14.0) == pytest.approx(2.0)
+    assert sampler.cpu_seconds(0.0, 10.5) == pytest.approx(0.5)  # flat before the first
+    assert sampler.cpu_seconds(13.0, 99.0) == 0.0  # and after the last
+
+
+def test_the_sampler_sees_cpu_spent_in_another_thread(bench: ModuleType) -> None:
+    import threading
+    import time
+
+    def spin() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.4:
+            pass
+
+    with bench.RssSampler(interval_s=0.02) as sampler:
+        start = time.time()
+        worker = threading.Thread(target=spin)
+        worker.start()
+        worker.join()
+        end = time.time()
+    assert 0.35 <= sampler.cpu_seconds(start, end) <= (end - start) * 2 + 0.1
+
+
+def test_cores_busy_are_shown_per_stage_beside_the_floor(bench: ModuleType) -> None:
+    def scale(median: dict[str, object]) -> dict[str, object]:
+        return {"landing": {"rows": 1, "files": 1, "bytes": 1}, "repeats": 1, "runs": [],
+                "params": {"scale": "x"}, "median": {"total_s": 40.0, "stages_s": {},
+                                                     **median}}
+
+    text = bench.render_markdown({"machine": {"logical_cores": 2}, "scales": {
+        "demo": scale({}),  # measured before CPU was sampled: left out
+        "la": scale({"floor_count_s": 2.0, "floor_count_cpu_s": 3.0, "cpu_s": 50.0,
+                     "stages_cpu_s": {"ingest": 15.0, "audit": 4.0},
+                     "stages_steps_s": {"ingest": 10.0, "audit": 8.0}})}})
+    assert "## CPU: how many cores each stage kept busy" in text
+    assert "| scale | floor | ingest | audit | whole run |" in text
+    assert "| la | 1.50 (3.0 / 2.0) | 1.50 (15.0 / 10.0) | 0.50 (4.0 / 8.0) | " \
+           "1.25 (50.0 / 40.0) |" in text
+    assert "| demo | " not in text.split("## CPU")[1].split("##")[0]
 
 
 def test_results_render_without_every_scale(bench: ModuleType) -> None:
