@@ -1183,6 +1183,12 @@ def _cores(cpu: float | None, wall: float | None) -> str:
     return f"{cpu / wall:.2f} ({cpu:.1f} / {wall:.1f})"
 
 
+def _median_stage(runs: list[dict[str, Any]], key: str, stage: str) -> float | None:
+    """The median over runs of one stage's figure under `key`, where it was recorded."""
+    values = [run[key][stage] for run in runs if stage in run[key]]
+    return _median(values) if values else None
+
+
 def _cpu_table(scales: dict[str, Any], machine: dict[str, Any]) -> list[str]:
     """How many cores each stage kept busy: what parallel work could still gain here."""
     measured = [(n, scales[n]) for n in (*SCALES, *sorted(set(scales) - set(SCALES)))
@@ -1211,6 +1217,16 @@ def _cpu_table(scales: dict[str, Any], machine: dict[str, Any]) -> list[str]:
             + " | ".join(_cores(m["stages_cpu_s"].get(s), m["stages_steps_s"].get(s))
                          for s in stages)
             + f" | {_cores(m.get('cpu_s'), m.get('total_s'))} |")
+        # The resubmission's run, from each repeat's figures (medians of them).
+        incs = [r["incremental"] for r in entry.get("runs", []) if "incremental" in r]
+        if incs and all("stages_steps_s" in i for i in incs):
+            whole = _cores(_median([i["cpu_s"] for i in incs]),
+                           _median([i["total_s"] for i in incs]))
+            lines.append(
+                f"| {name} resubmission | | "
+                + " | ".join(_cores(_median_stage(incs, "stages_cpu_s", s),
+                                    _median_stage(incs, "stages_steps_s", s)) for s in stages)
+                + f" | {whole} |")
     return lines
 
 

@@ -114,15 +114,27 @@ def test_cores_busy_are_shown_per_stage_beside_the_floor(bench: ModuleType) -> N
                 "params": {"scale": "x"}, "median": {"total_s": 40.0, "stages_s": {},
                                                      **median}}
 
+    def resubmission(cpu: float, wall: float, audit_cpu: float) -> dict[str, object]:
+        return {"full": {"total_s": 40.0}, "incremental": {
+            "cpu_s": cpu, "total_s": wall,
+            "stages_cpu_s": {"ingest": 1.0, "audit": audit_cpu},
+            "stages_steps_s": {"ingest": 1.0, "audit": 4.0}}}
+
+    la = scale({"floor_count_s": 2.0, "floor_count_cpu_s": 3.0, "cpu_s": 50.0,
+                "stages_cpu_s": {"ingest": 15.0, "audit": 4.0},
+                "stages_steps_s": {"ingest": 10.0, "audit": 8.0}})
+    # Three repeats of the resubmission: the medians are 9 CPU s in 6 s, audit 5 CPU s.
+    la["runs"] = [resubmission(9.0, 6.0, 5.0), resubmission(8.0, 5.0, 4.0),
+                  resubmission(12.0, 9.0, 6.0)]
     text = bench.render_markdown({"machine": {"logical_cores": 2}, "scales": {
         "demo": scale({}),  # measured before CPU was sampled: left out
-        "la": scale({"floor_count_s": 2.0, "floor_count_cpu_s": 3.0, "cpu_s": 50.0,
-                     "stages_cpu_s": {"ingest": 15.0, "audit": 4.0},
-                     "stages_steps_s": {"ingest": 10.0, "audit": 8.0}})}})
+        "la": la}})
     assert "## CPU: how many cores each stage kept busy" in text
     assert "| scale | floor | ingest | audit | whole run |" in text
     assert "| la | 1.50 (3.0 / 2.0) | 1.50 (15.0 / 10.0) | 0.50 (4.0 / 8.0) | " \
            "1.25 (50.0 / 40.0) |" in text
+    assert "| la resubmission | | 1.00 (1.0 / 1.0) | 1.25 (5.0 / 4.0) | 1.50 (9.0 / 6.0) |" \
+        in text
     assert "| demo | " not in text.split("## CPU")[1].split("##")[0]
 
 
