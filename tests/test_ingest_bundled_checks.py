@@ -30,6 +30,7 @@ from ingest.support import contents, csv_bytes, ingest, query, row, upn, write
 import pipelines.ingest.pipeline as pipeline
 import pipelines.ingest.validate as validate
 from pipelines.ingest.checker import ChunkChecker
+from pipelines.ingest.loaded_line import LoadedLine
 from pipelines.ingest.parsers import ROW
 from pipelines.ingest.validate import ChunkResult
 
@@ -196,6 +197,8 @@ def test_many_files_each_named_in_fewer_lines(
         "✓ outcomes: 8 files loaded: 19 rows read, 12 loaded, 7 quarantined",
     ]
     assert refusal.startswith("✗ outcomes/f2b_no_upn.csv refused:") and "upn" in refusal
+    # The command line's progress reads the same counts back off these lines.
+    assert LoadedLine.parse(named[-1]) == LoadedLine("outcomes", 1 if not every_s else 6, 8, 9)
 
 
 def test_a_file_whose_check_fails_is_refused_and_the_rest_of_its_batch_loads(

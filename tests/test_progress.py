@@ -1,6 +1,7 @@
 """`imf run`'s progress lines, from a real Dagster run: slow steps listed, the mapped
 (per shard of local authorities) steps counted in batches, the count completed before
-what follows, and the model tables that were slow to build or assemble."""
+what follows, the model tables that were slow to build or assemble, and how far a long
+ingest has got."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import dagster as dg
 import pytest
 
 from pipelines.automation.progress import LOGGERS, TableLine, progress_run_config
+from pipelines.ingest.loaded_line import LoadedLine
 
 
 @dg.op(out=dg.DynamicOut(int))
@@ -69,3 +71,36 @@ def test_a_table_line_reads_back_as_written() -> None:
 
 def test_one_is_singular(capsys: pytest.CaptureFixture[str]) -> None:
     assert _lines(capsys, min_seconds=60, every=1)[0] == "  · 1 shard of local authorities built"
+
+
+# `context` is left bare, as above.
+@dg.op
+def ingest_voice(context) -> None:
+    # As a long ingest logs its files every ten seconds: a line, then the files' names.
+    context.log.info("✓ voice/first.csv: 10 rows read, 10 loaded, 0 quarantined")
+    context.log.info(f"{LoadedLine('voice', 2, 22, 1152)}: voice/a.csv (5 rows), voice/b.csv "
+                     "(7 rows)")
+    context.log.info(f"{LoadedLine('voice', 1, 23, 1152)}: voice/c.csv (9 rows)")
+
+
+@dg.job(logger_defs=LOGGERS)
+def ingesting() -> None:
+    ingest_voice()
+
+
+def test_a_long_ingest_says_how_many_files_it_has_loaded(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    result = ingesting.execute_in_process(run_config=progress_run_config(60, 25))
+    assert result.success
+    assert capsys.readouterr().out.splitlines() == [
+        "  · voice: 22 of 1,152 new files loaded",
+        "  · voice: 23 of 1,152 new files loaded"]
+
+
+def test_a_loaded_line_reads_back_as_written() -> None:
+    line = LoadedLine("outcomes", 1234, 2000, 24000)
+    assert str(line) == "✓ outcomes: 1,234 more files loaded (2,000 of 24,000 new)"
+    assert LoadedLine.parse(str(line)) == line
+    assert LoadedLine.parse(f"{line}: outcomes/a.csv (3 rows)") == line
+    assert LoadedLine.parse(f"{line} and more") is None
+    assert LoadedLine.parse("✓ outcomes/a.csv: 3 rows read, 3 loaded, 0 quarantined") is None

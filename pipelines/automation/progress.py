@@ -1,6 +1,7 @@
 """Progress on the command line while `imf run` works: a Dagster logger that prints a line
 when a slow step finishes, a running count of the shard steps (each a set of local
-authorities), and a line for each model table that took long to build or assemble, so a
+authorities), a line for each model table that took long to build or assemble, and how
+many files a long ingest step has loaded so far (ingest says so every ten seconds), so a
 national run (minutes) is never silent for long.
 
 `imf run` turns it on through run config, with Dagster's console log quietened; runs
@@ -14,6 +15,8 @@ import re
 from typing import Any, NamedTuple
 
 import dagster as dg
+
+from pipelines.ingest.loaded_line import LoadedLine
 
 PROGRESS_LOGGER = "imf_progress"
 
@@ -66,10 +69,15 @@ class _StepProgress(logging.Handler):
         meta: dict[str, Any] = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         if event is None:
-            table = TableLine.parse(str(meta.get("orig_message") or ""))
+            message = str(meta.get("orig_message") or "")
+            table = TableLine.parse(message)
             if table is not None and table.seconds >= self.min_seconds:
                 self._tell_mapped()
                 self._say(f"    {table}")
+            loaded = LoadedLine.parse(message)
+            if loaded is not None:
+                self._say(f"  · {loaded.source}: {loaded.loaded:,} of {loaded.new:,} new files "
+                          "loaded")
             return
         if not event.is_step_success or event.step_key is None:
             return

@@ -45,6 +45,7 @@ from pipelines.ingest.files import (
     unchanged,
 )
 from pipelines.ingest.headers import map_header
+from pipelines.ingest.loaded_line import LoadedLine
 from pipelines.ingest.parsers import ROW, any_value
 from pipelines.ingest.pseudonym import Pseudonymiser
 from pipelines.ingest.readers import OVERFLOW, Table, read_csv, read_xlsx
@@ -372,9 +373,9 @@ class _Report:
                 f"{self._run.spec.name}/{f.file_name} ({f.rows_read:,} rows"
                 + (f", {f.rows_quarantined:,} quarantined)" if f.rows_quarantined else ")")
                 for f in self._waiting)
-            self._run.progress(
-                f"✓ {self._run.spec.name}: {len(self._waiting):,} more files loaded "
-                f"({self._loaded:,} of {self._new_files:,} new): {files}")
+            said = LoadedLine(self._run.spec.name, len(self._waiting), self._loaded,
+                              self._new_files)
+            self._run.progress(f"{said}: {files}")
             self._waiting = []
         self._said_at = time.monotonic()
 
