@@ -33,6 +33,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.catalog import parse_header
 from pipelines.resources.warehouse import Warehouse, first_row, relation_type, table_exists
 from pipelines.settings import MODELS_DIR
@@ -477,6 +478,7 @@ def build_asset(model: Model) -> dg.AssetsDefinition:
         kinds={"duckdb", "sql"},
         metadata={"path": str(model.path.relative_to(model.path.parents[2]))},
     )
+    @stops_when_interrupted
     def _asset(warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.transaction() as conn:
             rows = run_model(conn, model)

@@ -29,6 +29,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.automation.partitions import (
     ACADEMIC_YEAR,
     LOCAL_AUTHORITY,
@@ -113,6 +114,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         description="List the local authorities with data this year and split those to "
         "rebuild into shards: one step each.",
     )
+    @stops_when_interrupted
     def plan(
         context: dg.OpExecutionContext, config: ShardPlanConfig, warehouse: Warehouse
     ) -> Iterator[dg.DynamicOutput[list[str]] | dg.Output[Scope]]:
@@ -153,6 +155,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
     @dg.op(name="build_la_shard",
            description="Run the year's models for one shard's local authorities into its "
            "file.")
+    @stops_when_interrupted
     def build(
         context: dg.OpExecutionContext, warehouse: Warehouse, la_codes: list[str]
     ) -> Shard:
@@ -183,6 +186,7 @@ def build_yearly_asset(models_dir: Path = MODELS_DIR) -> dg.AssetsDefinition:
         description="Put the shards' rows for the year into the warehouse, in one "
         "transaction: the whole year, or only the rebuilt LAs' rows.",
     )
+    @stops_when_interrupted
     def assemble_op(
         context: dg.OpExecutionContext, warehouse: Warehouse, built: list[Shard],
         scope: Scope,

@@ -150,6 +150,25 @@ def kill_at(env: Env, point: str) -> tuple[Run, dict[str, object]]:
     return run, paused
 
 
+def stop_at(env: Env, point: str, signum: signal.Signals) -> tuple[Run, dict[str, object]]:
+    """Start `imf run`, wait until it has paused at `point`, send it `signum` (Ctrl-C's
+    SIGINT, or the SIGTERM of a scheduler or container runtime) and wait for it to end.
+    A run that retried the interrupted step instead would pause at the point again and
+    never end: the wait fails."""
+    marker = env.tmpdir / f"paused-{point}-{time.monotonic_ns()}.json"
+    run = start(env, pause_at=(point, marker))
+    wait_for(marker.exists, run)
+    paused = dict(json.loads(marker.read_text()))
+    run.process.send_signal(signum)
+    try:
+        run.wait(timeout=120)
+    except subprocess.TimeoutExpired as timed_out:
+        run.kill()
+        raise AssertionError(
+            f"{signum.name} did not end the run:\n{run.text()[-3000:]}") from timed_out
+    return run, paused
+
+
 def uncommitted(env: Env, submission_ids: list[str]) -> list[str]:
     """Rows of these submissions that a killed transaction left visible (there must be
     none: it never committed)."""
@@ -580,3 +599,58 @@ def test_soak_two_full_runs_at_once(
     assert second.wait() == 0, second.text()[-3000:]
     assert warehouse_problems(env) == [] and published_problems(env) == []
     assert diff(baseline.outputs, outputs(env)) == []
+
+
+# ── stop requests ───────────────────────────────────────────────────────────────────────
+
+@dataclass
+class StopSequence:
+    env: Env
+    runs: list[Run]
+    paused: list[dict[str, object]]
+    problems: list[list[str]]  # the warehouse's, after each stopped run
+    left_uncommitted: list[str]
+
+
+@pytest.fixture(scope="module")
+def stop_sequence(tmp_path_factory: pytest.TempPathFactory, landing_template: Path
+                  ) -> StopSequence:
+    """Ctrl-C while ingest holds outcome rows in an open transaction, then SIGTERM while
+    the models are built (a year's shard written, not yet assembled), then a run to the
+    end. Until the seventeenth session neither signal stopped `imf run`: Dagster retried
+    the interrupted step, and the run finished as if nothing had been asked."""
+    env = make_env(tmp_path_factory.mktemp("stop") / "env", landing_template)
+    runs, paused, problems = [], [], []
+    left: list[str] = []
+    for point, signum in (("outcomes-rows-written", signal.SIGINT),
+                          ("shard-built", signal.SIGTERM)):
+        run, where = stop_at(env, point, signum)
+        runs.append(run)
+        paused.append(where)
+        problems.append(warehouse_problems(env))
+        ids = where.get("submission_ids")
+        if isinstance(ids, list):  # the transaction the stop interrupted
+            left = uncommitted(env, [str(i) for i in ids])
+    runs.append(complete(env))
+    return StopSequence(env, runs, paused, problems, left)
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["SIGINT mid-ingest", "SIGTERM mid-models"])
+def test_a_stop_request_ends_the_run_and_says_so(stop_sequence: StopSequence,
+                                                 which: int) -> None:
+    run = stop_sequence.runs[which]
+    assert run.process.returncode == 1, run.text()[-3000:]
+    assert "Stopped on request" in run.text(), run.text()[-3000:]
+    # Nothing after the interrupted stage began.
+    assert run.saw(STAGES[which + 1]) is None, run.text()[-3000:]
+    # The run's failure summary tells the analyst it was stopped, not that a step broke.
+    summary = Path(run.text().split("What to do next: ", 1)[1].splitlines()[0])
+    advice = summary.read_text().split("## What to do next", 1)[1]
+    assert "stopped on request" in advice and "failed" not in advice, advice
+
+
+def test_a_stopped_run_leaves_the_warehouse_consistent_and_the_next_run_carries_on(
+        stop_sequence: StopSequence, baseline: Baseline) -> None:
+    assert stop_sequence.problems == [[], []]
+    assert stop_sequence.left_uncommitted == []
+    assert diff(baseline.outputs, outputs(stop_sequence.env)) == []

@@ -28,6 +28,7 @@ from pipelines.audit.bundle import write_bundle
 from pipelines.audit.retention import KEEP_RUNS
 from pipelines.audit.suite_specs import all_suites
 from pipelines.audit.warehouse_objects import existing_tables
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.resources.warehouse import Warehouse, first_row
 from pipelines.settings import ImfSettings
 
@@ -118,6 +119,7 @@ class GxValidationConfig(dg.Config):
     "result, marked carried forward (config revalidate_unchanged runs it anyway). Always "
     "materialises; audit/publish_gate turns critical failures into a block.",
 )
+@stops_when_interrupted
 def gx_validation(
     context: dg.AssetExecutionContext, config: GxValidationConfig, settings: ImfSettings,
     warehouse: Warehouse,
@@ -160,6 +162,7 @@ def gx_validation(
     "validation, so the publishing asset (which depends on this one) does not run. "
     "Warnings never block.",
 )
+@stops_when_interrupted
 def publish_gate(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     failures, run = latest_critical_failures(warehouse)
     if run is None:
@@ -204,6 +207,7 @@ def latest_critical_failures(warehouse: Warehouse) -> tuple[list[tuple[str, str]
     description="The auditor's bundle in IMF_PUBLISH_DIR/audit: Data Docs, submission log, "
     "quarantine, reconciliation, suppression record, lineage and an index page.",
 )
+@stops_when_interrupted
 def audit_bundle(
     context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.automation.interrupts import STOPPED_ON_REQUEST
+
 FAILURES_DIR = "run-failures"
 DEFAULT_UI_URL = "http://127.0.0.1:3000"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -51,13 +53,17 @@ def step_failures(events: Iterable[dg.DagsterEvent]) -> list[StepFailure]:
         data = event.step_failure_data
         error = data.error if data is not None else None
         # Dagster wraps the asset's own exception ("Error occurred while executing op"):
-        # the analyst needs the innermost one, e.g. DuckDB's message naming the column.
-        while error is not None and error.cause is not None:
+        # the analyst needs the innermost one, e.g. DuckDB's message naming the column. A
+        # `dg.Failure` is a step's own explanation, written for the analyst: kept whole.
+        while error is not None and error.cause is not None and error.cls_name != "Failure":
             error = error.cause
+        message = "(no message)" if error is None else error.message
+        if error is not None and error.cls_name == "Failure":  # its words, without the class
+            message = message.partition(": ")[2] or message
         steps.append(
             StepFailure(
                 step=event.step_key or "?",
-                error=error.message if error is not None else "(no message)",
+                error=message,
                 error_class=(error.cls_name or "") if error is not None else "",
             )
         )
@@ -73,6 +79,13 @@ def _advice(run: FailedRun) -> list[str]:
     """What to do next: the likeliest fix for this job and error, then the general route."""
     text = " ".join([run.run_error, *(s.error + " " + s.error_class for s in run.steps)])
     advice: list[str] = []
+    if STOPPED_ON_REQUEST in text:
+        return [
+            "The run was stopped on request (Ctrl-C, or a stop signal from a scheduler or "
+            "container runtime): nothing was wrong with the data. The interrupted step's "
+            "unfinished work was rolled back and the published outputs are unchanged. "
+            "Start `imf run` again to carry on.",
+        ]
     if run.will_retry:
         advice.append(
             "Dagster will retry this run by itself; look again once the retry has finished."

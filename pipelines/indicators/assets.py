@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.catalog import indicator_catalog
 from pipelines.indicators.disclosure import (
     PUBLISHED_COLUMNS,
@@ -106,6 +107,7 @@ def write_published(
         "recorded in audit.suppression, for auditors only."
     ),
 )
+@stops_when_interrupted
 def published_values(warehouse: Warehouse, settings: ImfSettings) -> dg.MaterializeResult:
     with warehouse.transaction() as conn:
         counts = write_published(conn, settings.suppression_threshold)
@@ -129,6 +131,7 @@ def published_values(warehouse: Warehouse, settings: ImfSettings) -> dg.Material
         "blanks or NULLs, only c/z/x as symbols, whole cells suppressed."
     ),
 )
+@stops_when_interrupted
 def disclosure_control(warehouse: Warehouse, settings: ImfSettings) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as conn:
         findings = verify_published(conn, settings.suppression_threshold)

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from pipelines.audit.assets import BUNDLE
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.automation.partitions import PARTNERSHIP_GROUP, partnership_group_partitions
 from pipelines.publish.atomic import switch_to_newest
 from pipelines.publish.core import PUBLIC, PublishSummary, publish_public, screen_published
@@ -69,6 +70,7 @@ def _record_group_reports(context: dg.AssetExecutionContext, summary: PublishSum
     description="EES tables (CSV + meta + Parquet), and for each partnership group its "
     "report, workbook and tables, published atomically under IMF_PUBLISH_DIR/public.",
 )
+@stops_when_interrupted
 def published_public(
     context: dg.AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
 ) -> dg.MaterializeResult:
@@ -109,6 +111,7 @@ class ScreenerConfig(dg.Config):
     "written keeps those findings, unless config rescreen_all, as the nightly audit "
     "sets). Blocking: nothing downstream runs on files DfE would reject.",
 )
+@stops_when_interrupted
 def ees_screener(settings: ImfSettings, config: ScreenerConfig) -> dg.AssetCheckResult:
     public = settings.publish_path / PUBLIC
     if not public.exists():  # the nightly audit before the first publication

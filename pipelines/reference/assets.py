@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.reference.links import current_urns
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import SEEDS_DIR
@@ -36,6 +37,7 @@ def read_seed(name: str) -> pl.DataFrame:
     description="Reference tables from seeds/: register, GIAS links, groups, codes, "
     "question bank, and each URN's current URN after academy conversions and mergers.",
 )
+@stops_when_interrupted
 def reference_tables(warehouse: Warehouse) -> dg.MaterializeResult:
     counts: dict[str, int] = {}
     with warehouse.transaction() as conn:

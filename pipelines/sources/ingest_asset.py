@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 from dagster import AssetExecutionContext
 
+from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.automation.partitions import ACADEMIC_YEAR
 from pipelines.ingest.pipeline import IngestSummary
 from pipelines.ingest.reconcile import quarantine_counts, reconciliation
@@ -42,6 +43,7 @@ def build_ingest_definitions(
         description=f"Every {spec.name} landing file loaded (good rows, history kept) or "
         "refused with a reason; bad rows quarantined with every reason; UPNs pseudonymised.",
     )
+    @stops_when_interrupted
     def ingest(
         context: AssetExecutionContext, settings: ImfSettings, warehouse: Warehouse
     ) -> dg.MaterializeResult:
@@ -64,6 +66,7 @@ def build_ingest_definitions(
         description="Per submission, rows read = rows in raw + rows in quarantine, recounted "
         "from the tables (not taken from the log).",
     )
+    @stops_when_interrupted
     def reconciled(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect() as conn:
             ensure_tables(conn, spec)
@@ -83,6 +86,7 @@ def build_ingest_definitions(
         name="contract_failures",
         description="Rows quarantined by each contract rule, for submissions that still count.",
     )
+    @stops_when_interrupted
     def contract_failures(warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect() as conn:
             ensure_tables(conn, spec)
