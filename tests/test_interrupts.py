@@ -14,8 +14,11 @@ import pytest
 
 from pipelines.automation.interrupts import is_interrupt, stops_when_interrupted
 
-# In a process of its own: Ctrl-C half a second into a query that would run for minutes.
-# (Inside pytest's process DuckDB noticed the signal only when the query ended.)
+# In a process of its own: Ctrl-C half a second into a query of several seconds. DuckDB
+# sometimes gives the query up at once and raises RuntimeError("Query interrupted"), and
+# sometimes notices the signal only when the query has finished, when Python's handler
+# raises KeyboardInterrupt (seen both ways here; inside pytest's own process always the
+# second). Either way the step must stop, without a retry.
 CHILD = """
 import os, signal, threading, duckdb
 import dagster as dg
@@ -24,7 +27,7 @@ from pipelines.automation.interrupts import STOPPED, stops_when_interrupted
 @stops_when_interrupted
 def step():
     with duckdb.connect() as conn:
-        return conn.execute("SELECT count(*) FROM range(3000000000) a, range(10) b "
+        return conn.execute("SELECT count(*) FROM range(100000000) a, range(10) b "
                             "WHERE (a.range * b.range) % 7 = 3").fetchone()
 
 threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
@@ -32,15 +35,16 @@ try:
     step()
 except dg.Failure as stopped:
     print(stopped.description == STOPPED, stopped.allow_retries, repr(stopped.__cause__))
+else:
+    print("not stopped")
 """
 
 
-def test_a_query_duckdb_gave_up_on_stops_the_step_without_a_retry() -> None:
+def test_a_signal_during_a_query_stops_the_step_without_a_retry() -> None:
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True,
                           timeout=120)
-    # DuckDB swallowed the signal and raised an ordinary error; the step stopped anyway.
-    assert done.stdout.strip() == "True False RuntimeError('Query interrupted')", \
-        done.stdout + done.stderr
+    assert done.stdout.strip() in {"True False RuntimeError('Query interrupted')",
+                                   "True False KeyboardInterrupt()"}, done.stdout + done.stderr
 
 
 def test_a_step_yielding_its_outputs_stops_after_what_it_yielded() -> None:
@@ -82,3 +86,16 @@ def test_dagster_sees_the_step_function_as_written() -> None:
     wrapped = stops_when_interrupted(step)
     assert inspect.signature(wrapped) == inspect.signature(step)
     assert inspect.isgeneratorfunction(stops_when_interrupted(lambda: (yield)))
+
+
+def test_every_step_of_every_job_stops_when_interrupted() -> None:
+    """A step added without the wrapper would be retried on Ctrl-C again."""
+    from pipelines.definitions import defs
+
+    unwrapped = set()
+    for job in defs.resolve_all_job_defs():
+        for op in job.graph.iterate_op_defs():
+            fn = getattr(op.compute_fn, "decorated_fn", op.compute_fn)
+            if not getattr(fn, "stops_when_interrupted", False):
+                unwrapped.add(op.name)
+    assert unwrapped == set()

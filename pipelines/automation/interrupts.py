@@ -48,7 +48,8 @@ def is_interrupt(error: BaseException) -> bool:
 
 def stops_when_interrupted(fn: F) -> F:
     """`fn`, a step's function (plain or yielding its outputs), failing its step without a
-    retry when the run is interrupted. Dagster reads the signature through the wrapper."""
+    retry when the run is interrupted. Dagster reads the signature through the wrapper;
+    the wrapper is marked so a test can check that every step has it."""
     if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
@@ -60,6 +61,7 @@ def stops_when_interrupted(fn: F) -> F:
                     raise dg.Failure(STOPPED, allow_retries=False) from error
                 raise
 
+        yielding.stops_when_interrupted = True  # type: ignore[attr-defined]
         return yielding  # type: ignore[return-value]
 
     @functools.wraps(fn)
@@ -71,4 +73,5 @@ def stops_when_interrupted(fn: F) -> F:
                 raise dg.Failure(STOPPED, allow_retries=False) from error
             raise
 
+    returning.stops_when_interrupted = True  # type: ignore[attr-defined]
     return returning  # type: ignore[return-value]
