@@ -1070,24 +1070,15 @@ def summarise_scale(scale: str, generation: dict[str, Any], reps: list[dict[str,
                              for f, r in zip(fulls, timed, strict=True)]),
         "process_wall_s": _median([r["process_wall_s"] for r in timed]),
         "defs_load_s": _median([r["defs_load_s"] for r in timed]),
-        "stages_s": {
-            stage: _median([f["stages_s"].get(stage, 0.0) for f in fulls])
-            for stage in STAGES if any(stage in f["stages_s"] for f in fulls)
-        },
-        "stage_peak_rss": {
-            stage: _median([float(f["stage_peak_rss"].get(stage, 0)) for f in fulls])
-            for stage in STAGES if any(stage in f["stage_peak_rss"] for f in fulls)
-        },
+        "stages_s": _stage_medians(fulls, "stages_s"),
+        "stage_peak_rss": _stage_medians(fulls, "stage_peak_rss"),
     }
     if fulls and all("stages_steps_s" in f for f in fulls) \
             and all("count_cpu_s" in fl for fl in floors):
         median["cpu_s"] = _median([f["cpu_s"] for f in fulls])
         median["floor_count_cpu_s"] = _median([fl["count_cpu_s"] for fl in floors])
         for key in ("stages_cpu_s", "stages_steps_s"):
-            median[key] = {
-                stage: _median([f[key].get(stage, 0.0) for f in fulls])
-                for stage in STAGES if any(stage in f[key] for f in fulls)
-            }
+            median[key] = _stage_medians(fulls, key)
     total = median["total_s"]
     median["rows_per_s"] = rows / total if total else None
     if timed and all("incremental" in r for r in timed):
@@ -1095,10 +1086,7 @@ def summarise_scale(scale: str, generation: dict[str, Any], reps: list[dict[str,
         median["incremental_s"] = _median([i["total_s"] for i in incs])
         median["incremental_percent"] = _median([
             100 * i["total_s"] / f["total_s"] for i, f in zip(incs, fulls, strict=True)])
-        median["incremental_stages_s"] = {
-            stage: _median([i["stages_s"].get(stage, 0.0) for i in incs])
-            for stage in STAGES if any(stage in i["stages_s"] for i in incs)
-        }
+        median["incremental_stages_s"] = _stage_medians(incs, "stages_s")
     return {
         "params": generation["params"],
         "generation_s": generation.get("generation_s"),
@@ -1183,10 +1171,11 @@ def _cores(cpu: float | None, wall: float | None) -> str:
     return f"{cpu / wall:.2f} ({cpu:.1f} / {wall:.1f})"
 
 
-def _median_stage(runs: list[dict[str, Any]], key: str, stage: str) -> float | None:
-    """The median over runs of one stage's figure under `key`, where it was recorded."""
-    values = [run[key][stage] for run in runs if stage in run[key]]
-    return _median(values) if values else None
+def _stage_medians(runs: list[dict[str, Any]], key: str) -> dict[str, float | None]:
+    """Per stage, the median over runs of its figure under `key` (0 where a run has none),
+    for the stages any run recorded."""
+    return {stage: _median([float(run[key].get(stage, 0)) for run in runs])
+            for stage in STAGES if any(stage in run[key] for run in runs)}
 
 
 def _cpu_table(scales: dict[str, Any], machine: dict[str, Any]) -> list[str]:
@@ -1222,10 +1211,10 @@ def _cpu_table(scales: dict[str, Any], machine: dict[str, Any]) -> list[str]:
         if incs and all("stages_steps_s" in i for i in incs):
             whole = _cores(_median([i["cpu_s"] for i in incs]),
                            _median([i["total_s"] for i in incs]))
+            cpu, wall = _stage_medians(incs, "stages_cpu_s"), _stage_medians(incs, "stages_steps_s")
             lines.append(
                 f"| {name} resubmission | | "
-                + " | ".join(_cores(_median_stage(incs, "stages_cpu_s", s),
-                                    _median_stage(incs, "stages_steps_s", s)) for s in stages)
+                + " | ".join(_cores(cpu.get(s), wall.get(s)) for s in stages)
                 + f" | {whole} |")
     return lines
 

@@ -139,13 +139,18 @@ def start(env: Env, *args: str, pause_at: tuple[str, Path] | None = None) -> Run
     return run
 
 
-def kill_at(env: Env, point: str) -> tuple[Run, dict[str, object]]:
-    """Start `imf run`, wait until it has paused at `point` (tests/crash_points.py), kill it
-    there; the run, and what it was doing when killed."""
+def paused_at(env: Env, point: str) -> tuple[Run, dict[str, object]]:
+    """Start `imf run` and wait until it has paused at `point` (tests/crash_points.py); the
+    run, and what it was doing there."""
     marker = env.tmpdir / f"paused-{point}-{time.monotonic_ns()}.json"
     run = start(env, pause_at=(point, marker))
     wait_for(marker.exists, run)
-    paused = dict(json.loads(marker.read_text()))
+    return run, dict(json.loads(marker.read_text()))
+
+
+def kill_at(env: Env, point: str) -> tuple[Run, dict[str, object]]:
+    """`imf run` killed where it paused at `point`; the run, and what it was doing."""
+    run, paused = paused_at(env, point)
     run.kill()
     return run, paused
 
@@ -155,10 +160,7 @@ def stop_at(env: Env, point: str, signum: signal.Signals) -> tuple[Run, dict[str
     SIGINT, or the SIGTERM of a scheduler or container runtime) and wait for it to end.
     A run that retried the interrupted step instead would pause at the point again and
     never end: the wait fails."""
-    marker = env.tmpdir / f"paused-{point}-{time.monotonic_ns()}.json"
-    run = start(env, pause_at=(point, marker))
-    wait_for(marker.exists, run)
-    paused = dict(json.loads(marker.read_text()))
+    run, paused = paused_at(env, point)
     run.process.send_signal(signum)
     try:
         run.wait(timeout=120)

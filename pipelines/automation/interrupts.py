@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -46,32 +47,31 @@ def is_interrupt(error: BaseException) -> bool:
             or (isinstance(error, RuntimeError) and str(error) == QUERY_INTERRUPTED))
 
 
+@contextmanager
+def _failing_when_interrupted() -> Iterator[None]:
+    """Turn a stop request raised inside the block into a failure the retry policy skips."""
+    try:
+        yield
+    except BaseException as error:
+        if is_interrupt(error):
+            raise dg.Failure(STOPPED, allow_retries=False) from error
+        raise
+
+
 def stops_when_interrupted(fn: F) -> F:
     """`fn`, a step's function (plain or yielding its outputs), failing its step without a
     retry when the run is interrupted. Dagster reads the signature through the wrapper;
     the wrapper is marked so a test can check that every step has it."""
-    if inspect.isgeneratorfunction(fn):
 
-        @functools.wraps(fn)
-        def yielding(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            try:
-                yield from fn(*args, **kwargs)
-            except BaseException as error:
-                if is_interrupt(error):
-                    raise dg.Failure(STOPPED, allow_retries=False) from error
-                raise
+    def yielding(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        with _failing_when_interrupted():
+            yield from fn(*args, **kwargs)
 
-        yielding.stops_when_interrupted = True  # type: ignore[attr-defined]
-        return yielding  # type: ignore[return-value]
-
-    @functools.wraps(fn)
     def returning(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with _failing_when_interrupted():
             return fn(*args, **kwargs)
-        except BaseException as error:
-            if is_interrupt(error):
-                raise dg.Failure(STOPPED, allow_retries=False) from error
-            raise
 
-    returning.stops_when_interrupted = True  # type: ignore[attr-defined]
-    return returning  # type: ignore[return-value]
+    # Dagster tells a step that yields its outputs by the function's kind: keep it.
+    wrapper = functools.wraps(fn)(yielding if inspect.isgeneratorfunction(fn) else returning)
+    wrapper.stops_when_interrupted = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
