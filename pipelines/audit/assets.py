@@ -42,8 +42,9 @@ GX_VALIDATION = dg.AssetKey(["audit", "gx_validation"])
 BUNDLE = dg.AssetKey(["audit", "bundle"])
 PUBLISHED_VALUES = dg.AssetKey(["indicators", "published_values"])
 PUBLISH_GATE = dg.AssetKey(["audit", "publish_gate"])
-# publish/assets.py's PUBLIC_KEY, spelt out: that module imports this one (BUNDLE).
-PUBLIC = dg.AssetKey(["published", "public"])
+# The public outputs' asset, defined here because publish/assets.py imports this module
+# (for BUNDLE, which it depends on) and the bundle step needs to know whether it runs.
+PUBLIC_KEY = dg.AssetKey(["published", "public"])
 SUITES = all_suites()
 VALIDATED = [dg.AssetKey([s.schema, s.table]) for s in SUITES
              if s.schema != "audit"]  # audit.submission_log is written inside ingest assets
@@ -215,7 +216,7 @@ def audit_bundle(
     # step, just before `public`, so a run killed in between leaves both outputs as they
     # were. When it will not publish (blocked, or the bundle alone), switch now.
     failures, validation = latest_critical_failures(warehouse)
-    publishes = (PUBLIC in context.job_def.asset_layer.selected_asset_keys
+    publishes = (PUBLIC_KEY in context.job_def.asset_layer.selected_asset_keys
                  and validation is not None and not failures)
     path = write_bundle(warehouse.path, settings.publish_path, data_docs_work_dir(settings),
                         keep_runs=KEEP_RUNS, switch=not publishes)

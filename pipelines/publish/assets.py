@@ -3,7 +3,7 @@
 # No `from __future__ import annotations`: Dagster inspects the context annotation.
 import dagster as dg
 
-from pipelines.audit.assets import BUNDLE
+from pipelines.audit.assets import BUNDLE, PUBLIC_KEY
 from pipelines.automation.interrupts import stops_when_interrupted
 from pipelines.automation.partitions import PARTNERSHIP_GROUP, partnership_group_partitions
 from pipelines.publish.atomic import switch_to_newest
@@ -12,7 +12,6 @@ from pipelines.publish.screener import errors
 from pipelines.resources.warehouse import Warehouse
 from pipelines.settings import ImfSettings
 
-PUBLIC_KEY = dg.AssetKey(["published", "public"])
 UPSTREAM = [
     dg.AssetKey(["indicators", "published_values"]),
     dg.AssetKey(["indicators", "spend_context"]),
